@@ -1,0 +1,1 @@
+"""Reference implementations of every construct in the article, and its sequel."""

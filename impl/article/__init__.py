@@ -1,0 +1,1 @@
+"""The article's two servers, verbatim but for the port: specimens, bugs included."""

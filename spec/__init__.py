@@ -1,0 +1,1 @@
+"""The executable specification: each claim quoted from its source, then the check."""
