@@ -1,0 +1,85 @@
+"""An RFC 862 echo server written with async/await on impl.loop.
+
+    python -m impl.async_echo --port 7007      # --host defaults to 127.0.0.1; port 0 picks one
+
+It prints ``listening on HOST:PORT`` once, flushed, and nothing after that: a
+server that printed per message could block on its own full stdout pipe.
+
+What makes it a correct echo server rather than the article's sketch:
+
+- Every byte is echoed in order: each chunk is ``sendall``-ed in full before
+  the next ``recv``.
+- Flow control: ``sendall`` parks the connection's task until its socket is
+  writable, so a client that does not read holds up only itself, and, since
+  its task stops reading too, TCP pushes back on that client alone.
+- Half-close: when a client shuts down its sending side, ``recv`` returns
+  ``b""`` after everything it sent; by then all of it has been echoed, so the
+  server shuts down its own side (FIN) and closes. The receive buffer is empty
+  at that point, which is what makes the close a FIN and not a RST.
+- A reset, a broken pipe or any other socket error ends that connection only.
+- The accept loop survives errors such as running out of file descriptors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import errno
+import socket
+import sys
+
+from impl.loop import Task, accept, recv, run, sendall, sleep
+
+CHUNK = 64 * 1024
+
+
+async def echo(conn: socket.socket) -> None:
+    """Echo one connection until the client half-closes or the connection fails."""
+    with conn:
+        try:
+            while True:
+                data = await recv(conn, CHUNK)
+                if not data:
+                    break
+                await sendall(conn, data)
+            conn.shutdown(socket.SHUT_WR)
+        except OSError:  # ConnectionResetError, BrokenPipeError, ...: this client is gone
+            pass
+
+
+async def serve(listener: socket.socket) -> None:
+    """Accept forever, one Task per connection."""
+    while True:
+        try:
+            conn, _ = await accept(listener)
+        except OSError as error:
+            if error.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                await sleep(0.1)  # out of resources: let connections finish, then retry
+            continue  # ECONNABORTED and friends concern one would-be client only
+        Task(echo(conn))
+
+
+def listen(host: str, port: int) -> socket.socket:
+    listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind((host, port))
+    listener.listen(128)
+    listener.setblocking(False)
+    return listener
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True, help="0 lets the system choose")
+    args = parser.parse_args(argv)
+    with listen(args.host, args.port) as listener:
+        host, port = listener.getsockname()[:2]
+        print(f"listening on {host}:{port}", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            run(serve(listener))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

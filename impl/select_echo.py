@@ -1,0 +1,238 @@
+"""The reference select-based echo server: the article's design, made correct.
+
+The architecture is the article's: every socket has a generator task, kept in a
+dict keyed by the socket, and a loop around ``select.select`` resumes the tasks
+whose sockets are ready. The differences are the bugs it fixes.
+
+Design principles, and why:
+
+* **A task yields what it waits for.** The article's tasks yield nothing, so the
+  loop can only wait for *readable*, and ``sendall`` on a non-blocking socket
+  raises ``BlockingIOError`` as soon as a client reads slower than it writes.
+  Here a task yields :attr:`Wait.READABLE` or :attr:`Wait.WRITABLE`, and the
+  loop passes each socket to the matching list of ``select``.
+* **Flow control by not reading.** A connection task holds at most one chunk
+  it owes the client. While it owes bytes it waits for *writable* and sends
+  what the kernel accepts (``send`` may be partial); it reads again only once
+  the debt is paid. A client that stops reading therefore fills its own TCP
+  window and is slowed down by TCP, without stalling anyone else and without
+  the server buffering without bound.
+* **Half-close is echo-everything-then-FIN.** When ``recv`` returns ``b""`` the
+  task keeps writing until it owes nothing, then shuts down its write side: the
+  client sees every byte and then EOF, never a reset.
+* **A connection's failure ends that connection only.** Resets, broken pipes
+  and clients that connect and reset at once raise ``OSError`` inside their own
+  task, which ends and closes its socket. Any other exception from a
+  connection task is caught by the loop, which closes that socket and carries
+  on. Only a failure of the listener's task stops the server, since a server
+  that cannot accept is no server. The peer address comes from ``accept``:
+  ``getpeername`` fails with ``ENOTCONN`` once the peer has reset, which is one
+  of the ways the article's server dies.
+* **Never block on our own output.** Nothing is printed per message: a
+  parent that stops draining a pipe would otherwise freeze the whole loop in
+  ``print``. The one line ``listening on HOST:PORT`` is flushed once the socket
+  listens; with ``--verbose`` there are log lines on stderr, else nothing.
+
+``select.select`` cannot watch descriptors numbered 1024 or more; that is far
+beyond the handful of connections this server is meant for, and keeping
+``select`` keeps the code next to the article's.
+
+Run it as ``python -m impl.select_echo --port N [--host H] [--verbose]``;
+``--port 0`` lets the kernel pick a free port.
+"""
+
+from __future__ import annotations
+
+import argparse
+import enum
+import logging
+import select
+import socket
+import sys
+from collections.abc import Generator, Sequence
+
+CHUNK_SIZE = 65536
+"""How much one ``recv`` may take, which is also the most a task ever owes."""
+
+logger = logging.getLogger("impl.select_echo")
+
+
+class Wait(enum.Enum):
+    """What a task waits for on its own socket before it can make progress."""
+
+    READABLE = "readable"
+    WRITABLE = "writable"
+
+
+Task = Generator[Wait, None, None]
+"""A generator that yields each time it must wait for its socket."""
+
+
+class Loop:
+    """Resume each task when its socket is ready for what the task waits for.
+
+    ``tasks`` and ``waits`` are keyed by socket, as in the article: a socket
+    belongs to exactly one task, and a task waits on its own socket only.
+    """
+
+    def __init__(self, listener: socket.socket) -> None:
+        self.listener = listener
+        self.tasks: dict[socket.socket, Task] = {}
+        self.waits: dict[socket.socket, Wait] = {}
+
+    def spawn(self, sock: socket.socket, task: Task) -> None:
+        """Start a task: run it up to its first wait."""
+        self.tasks[sock] = task
+        self.resume(sock)
+
+    def resume(self, sock: socket.socket) -> None:
+        """Run the socket's task up to its next wait, or to its end.
+
+        A connection task that fails is dropped and its socket closed; a
+        failing listener task is re-raised, ending the server.
+        """
+        task = self.tasks[sock]
+        try:
+            self.waits[sock] = task.send(None)
+        except StopIteration:
+            self.forget(sock)
+        except Exception:
+            self.forget(sock)
+            if sock is self.listener:
+                raise
+            logger.exception("connection task failed; closing its socket")
+            sock.close()
+
+    def forget(self, sock: socket.socket) -> None:
+        """Stop tracking a socket whose task has ended."""
+        del self.tasks[sock]
+        self.waits.pop(sock, None)
+
+    def run(self) -> None:
+        """Wait for ready sockets and resume their tasks, while we can accept."""
+        while self.listener in self.tasks:
+            want_read = [s for s, wait in self.waits.items() if wait is Wait.READABLE]
+            want_write = [s for s, wait in self.waits.items() if wait is Wait.WRITABLE]
+            readable, writable, _ = select.select(want_read, want_write, [])
+            for sock in [*readable, *writable]:
+                # A socket appears at most once: it waits for one thing.
+                if sock in self.tasks:
+                    self.resume(sock)
+
+    def close_all(self) -> None:
+        """Close every task, which closes its socket, on the way out."""
+        for task in list(self.tasks.values()):
+            task.close()
+        self.tasks.clear()
+        self.waits.clear()
+
+
+def accept_connections(listener: socket.socket, loop: Loop) -> Task:
+    """Accept clients and spawn a connection task for each."""
+    while True:
+        yield Wait.READABLE
+        try:
+            conn, peer = listener.accept()
+        except BlockingIOError:
+            continue  # Someone else's readiness, or a spurious wake-up.
+        except OSError as error:
+            # ECONNABORTED (the client reset before accept), EMFILE, ENFILE:
+            # none of them is the listener's fault, so keep listening.
+            logger.warning("accept failed: %r", error)
+            continue
+        conn.setblocking(False)
+        logger.info("%s: connected", peer)
+        loop.spawn(conn, echo_connection(conn, peer))
+
+
+def echo_connection(conn: socket.socket, peer: object) -> Task:
+    """Echo every byte back, then FIN after the client's FIN.
+
+    Holds at most one chunk at a time (see the module docstring for why).
+    """
+    owed = bytearray()
+    client_has_finished = False
+    echoed = 0
+    with conn:
+        try:
+            while True:
+                if owed:
+                    yield Wait.WRITABLE
+                    try:
+                        sent = conn.send(owed)
+                    except BlockingIOError:
+                        continue
+                    del owed[:sent]
+                    echoed += sent
+                elif not client_has_finished:
+                    yield Wait.READABLE
+                    try:
+                        chunk = conn.recv(CHUNK_SIZE)
+                    except BlockingIOError:
+                        continue
+                    owed += chunk
+                    client_has_finished = not chunk
+                else:
+                    conn.shutdown(socket.SHUT_WR)
+                    logger.info("%s: echoed %d bytes, then FIN", peer, echoed)
+                    return
+        except OSError as error:
+            logger.info("%s: connection ended by %r after %d bytes", peer, error, echoed)
+
+
+def open_listener(host: str, port: int) -> socket.socket:
+    """Bind and listen, non-blocking; ``SO_REUSEADDR`` allows quick restarts."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((host, port))
+        listener.listen()
+        listener.setblocking(False)
+    except BaseException:
+        listener.close()
+        raise
+    return listener
+
+
+def announce(listener: socket.socket) -> None:
+    """Print the one line a parent process waits for, with the real port."""
+    host, port = listener.getsockname()[:2]
+    print(f"listening on {host}:{port}", flush=True)
+
+
+def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Read ``--port``, ``--host`` and ``--verbose`` from the command line."""
+    parser = argparse.ArgumentParser(
+        prog="python -m impl.select_echo",
+        description="Echo server: generator tasks resumed by select().",
+    )
+    parser.add_argument("--port", type=int, required=True, help="0 picks a free port")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--verbose", action="store_true", help="log to stderr")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Listen, announce the port, and run the loop until killed."""
+    arguments = parse_arguments(argv)
+    if arguments.verbose:
+        logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(message)s")
+    else:
+        logger.addHandler(logging.NullHandler())
+        logger.propagate = False
+    listener = open_listener(arguments.host, arguments.port)
+    loop = Loop(listener)
+    with listener:
+        loop.spawn(listener, accept_connections(listener, loop))
+        announce(listener)
+        try:
+            loop.run()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            loop.close_all()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,199 @@
+"""The Hypothesis state machine that generates client behaviour against an echo server.
+
+Rules generate ``Step`` values and hand them to the campaign, which runs each in
+one hop against the target and the oracle. The machine keeps only the client's
+bookkeeping -- which connections are open, which are slow readers -- so that
+preconditions (never ``assume``) keep every generated step meaningful: no send
+on a closed connection, no burst without two connections, no more connections
+than the target is declared to handle.
+
+Every divergence is raised from ``teardown`` alone, as ``EchoDivergence``
+carrying the steps up to the one that showed it, so that Hypothesis sees a
+single bug and shrinks towards it (see ``_run`` for why not earlier).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
+
+from spec.echo.steps import Payload, Step
+
+if TYPE_CHECKING:
+    from spec.echo.fuzzer import Campaign
+
+#: Every byte value, in order: the payload that finds byte-specific corruption at once.
+EVERY_BYTE = bytes(range(256))
+
+
+class EchoDivergence(Exception):
+    """The server under test did what the oracle (and the echo model) did not."""
+
+    def __init__(self, reason: str, steps: list[Step]) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.steps = steps
+
+
+def sizes(low_exponent: int, high: int) -> st.SearchStrategy[int]:
+    """Sizes spread evenly on a log scale from 2**low_exponent to ``high``; shrinking to small."""
+    top = max(low_exponent, high.bit_length() - 1)
+
+    def size(exponent: int, fraction: int) -> int:
+        return min(high, ((1024 + fraction) << exponent) >> 10)
+
+    return st.builds(size, st.integers(low_exponent, top), st.integers(0, 1023))
+
+
+def payloads(max_size: int) -> st.SearchStrategy[Payload]:
+    """Short literal payloads, every byte value at once, and big generated ones."""
+    literal = st.binary(min_size=1, max_size=48).map(Payload.literal)
+    every = st.just(Payload.literal(EVERY_BYTE))
+    if max_size <= 256:
+        return st.one_of(literal, every)
+    generated = st.builds(Payload.generated, sizes(8, max_size), st.integers(0, 255))
+    return st.one_of(literal, every, generated)
+
+
+class EchoMachine(RuleBasedStateMachine):
+    """Client behaviour against one echo server; bound to a campaign by ``bind``."""
+
+    campaign: Campaign
+    PICK = st.integers(0, 63)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.open: list[str] = []
+        self.slow: list[str] = []
+        self.steps: list[Step] = []
+        self.problem: str | None = None
+        self.known = False  # the problem matches --ignore: stop the case, do not fail it
+        self.executed = 0
+        self._serial = 0
+        self.campaign.begin_case()
+
+    @classmethod
+    def bind(cls, campaign: Campaign) -> type[EchoMachine]:
+        """A machine class whose instances report to ``campaign``."""
+        return type("EchoMachine", (cls,), {"campaign": campaign})
+
+    # -- bookkeeping -----------------------------------------------------------
+
+    def _run(self, step: Step) -> None:
+        """Execute ``step`` unless a problem was seen already; remember the first problem.
+
+        The divergence is raised at teardown, not here: when a problem becomes
+        visible depends on timing (a crash is seen one step later or earlier),
+        and Hypothesis requires every replay to draw the same data. Recording the
+        first problem and skipping the steps after it keeps draws identical.
+        """
+        self.steps.append(step)
+        if self.problem is not None:
+            return
+        problems = self.campaign.execute(step)
+        if problems and self.campaign.is_known(problems[0]):
+            self.problem, self.known = problems[0], True
+        elif problems:
+            self.problem = problems[0]
+            self.executed = len(self.steps)
+
+    def _next_conn_name(self) -> str:
+        self._serial += 1
+        return f"c{self._serial}"
+
+    def _enabled(self, op: str) -> bool:
+        return op in self.campaign.options.ops
+
+    def _room(self) -> bool:
+        return len(self.open) + len(self.slow) < self.campaign.options.max_connections
+
+    # -- rules -------------------------------------------------------------------
+
+    @precondition(lambda self: self._enabled("connect") and self._room())
+    @rule()
+    def connect(self) -> None:
+        name = self._next_conn_name()
+        self._run(Step("connect", conn=name))
+        self.open.append(name)
+
+    @precondition(lambda self: self._enabled("send") and self.open)
+    @rule(pick=PICK, data=st.data())
+    def send(self, pick: int, data: st.DataObject) -> None:
+        payload = data.draw(payloads(self.campaign.options.max_payload), label="payload")
+        self._run(Step("send", conn=self.open[pick % len(self.open)], payload=payload))
+
+    @precondition(lambda self: self._enabled("expect") and self.open)
+    @rule(pick=PICK)
+    def expect(self, pick: int) -> None:
+        self._run(Step("expect", conn=self.open[pick % len(self.open)]))
+
+    @precondition(lambda self: self._enabled("half_close") and self.open)
+    @rule(pick=PICK)
+    def half_close(self, pick: int) -> None:
+        name = self.open.pop(pick % len(self.open))
+        self._run(Step("half_close", conn=name))
+
+    @precondition(lambda self: self._enabled("close") and self.open)
+    @rule(pick=PICK)
+    def close(self, pick: int) -> None:
+        name = self.open.pop(pick % len(self.open))
+        self._run(Step("close", conn=name))
+
+    @precondition(lambda self: self._enabled("reset") and (self.open or self.slow))
+    @rule(pick=PICK)
+    def reset(self, pick: int) -> None:
+        both = self.open + self.slow
+        name = both[pick % len(both)]
+        (self.open if name in self.open else self.slow).remove(name)
+        self._run(Step("reset", conn=name))
+
+    @precondition(lambda self: self._enabled("connect_reset") and self._room())
+    @rule()
+    def connect_reset(self) -> None:
+        self._run(Step("connect_reset", conn=self._next_conn_name()))
+
+    @precondition(lambda self: self._enabled("burst") and len(self.open) >= 2)
+    @rule(data=st.data())
+    def burst(self, data: st.DataObject) -> None:
+        names = data.draw(
+            st.lists(st.sampled_from(self.open), min_size=2, max_size=len(self.open), unique=True),
+            label="connections",
+        )
+        each = payloads(self.campaign.options.max_payload)
+        sends = tuple((name, data.draw(each, label=f"payload for {name}")) for name in names)
+        self._run(Step("burst", sends=sends))
+
+    @precondition(
+        lambda self: (
+            self._enabled("slow_start")
+            and self._room()
+            and len(self.slow) < 2
+            and self.campaign.options.max_payload >= 65536
+        )
+    )
+    @rule(size=st.integers(0, 1023), exponent=st.integers(0, 6), seed=st.integers(0, 255))
+    def slow_start(self, size: int, exponent: int, seed: int) -> None:
+        top = self.campaign.options.max_payload
+        chosen = min(top, ((1024 + size) << (16 + exponent)) >> 10)
+        name = self._next_conn_name()
+        self._run(Step("slow_start", conn=name, payload=Payload.generated(chosen, seed)))
+        self.slow.append(name)
+
+    @precondition(lambda self: self._enabled("slow_drain") and self.slow)
+    @rule(pick=PICK)
+    def slow_drain(self, pick: int) -> None:
+        name = self.slow.pop(pick % len(self.slow))
+        self._run(Step("slow_drain", conn=name))
+        self.open.append(name)
+
+    def teardown(self) -> None:
+        try:
+            self._run(Step("finish"))
+        finally:
+            if self.problem is None or self.known:
+                self.executed = len(self.steps)
+            self.campaign.end_case(self.steps[: self.executed], self.problem is not None)
+        if self.problem is not None and not self.known:
+            raise EchoDivergence(self.problem, self.steps[: self.executed])

@@ -1,0 +1,318 @@
+#!/usr/bin/env python3
+"""Replay a sequence of echo-client steps against a server, with the standard library only.
+
+This file is two things at once. Inside the package it is the module that owns
+the step vocabulary's wire form (JSON) and the deterministic payload generator,
+so the fuzzer and every reproduction agree on the bytes. Copied verbatim by
+``echofuzz`` next to a failure report, with ``EMBEDDED_STEPS`` filled in, it is
+the standalone reproduction script: no trio, no Hypothesis, no oracle, because a
+user should be able to hand it to whoever owns the server. Without an oracle it
+checks the echo model directly: every byte comes back, in order, and a
+half-close ends in a clean EOF; a fresh connection still echoes at the end.
+
+Usage of a written reproduction::
+
+    python echofuzz-repro.py 127.0.0.1:7000        # exit 1: reproduced, 0: not
+
+Every wait is bounded by ``--deadline`` (plus an allowance for large payloads).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import socket
+import struct
+import sys
+import threading
+import time
+from collections.abc import Callable
+
+# Filled in by echofuzz when it writes a reproduction; None inside the package.
+EMBEDDED_STEPS: list[dict[str, object]] | None = None
+EMBEDDED_DEADLINE: float | None = None
+
+#: Bytes per second a correct server is assumed to sustain on loopback, used to
+#: stretch deadlines for large payloads (deliberately pessimistic).
+ASSUMED_THROUGHPUT = 5_000_000
+#: Receive-buffer size a slow reader asks for, so that flow control bites early.
+SLOW_READER_RCVBUF = 4096
+
+
+def generated_bytes(size: int, seed: int, conn: str) -> bytes:
+    """The payload named by (size, seed) on connection ``conn``.
+
+    The connection name is mixed in so that equal seeds on two connections still
+    differ, which keeps crosstalk between connections visible after shrinking.
+    String seeds are hashed with SHA-512 by ``random``, stable across versions.
+    """
+    return random.Random(f"{seed}:{conn}").randbytes(size)
+
+
+def payload_bytes(payload: dict[str, object], conn: str) -> bytes:
+    """Decode a payload's JSON form: literal bytes as hex, or a generated one."""
+    if "hex" in payload:
+        return bytes.fromhex(str(payload["hex"]))
+    size, seed = payload["size"], payload["seed"]
+    assert isinstance(size, int) and isinstance(seed, int)
+    return generated_bytes(size, seed, conn)
+
+
+def allowance(deadline: float, nbytes: int) -> float:
+    """Seconds to wait for ``nbytes`` to travel: the base deadline plus transfer time."""
+    return deadline + nbytes / ASSUMED_THROUGHPUT
+
+
+class Divergence(Exception):
+    """The server did something a correct echo server never does."""
+
+
+class ReplayConnection:
+    """A client connection with a reader thread that records what comes back."""
+
+    def __init__(
+        self, name: str, address: tuple[str, int], deadline: float, rcvbuf: int = 0
+    ) -> None:
+        self.name = name
+        self.sent = bytearray()
+        self.received = bytearray()
+        self.remote = "open"  # "open", "eof" or "reset"
+        self.changed = threading.Condition()
+        self.reading = threading.Event()
+        self.reading.set()
+        self.writer: threading.Thread | None = None
+        self.write_error: str | None = None
+        self.sock = socket.socket(socket.AF_INET6 if ":" in address[0] else socket.AF_INET)
+        if rcvbuf:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.settimeout(deadline)
+        try:
+            self.sock.connect(address)
+        except OSError as exc:
+            self.sock.close()
+            raise Divergence(f"{name}: connect failed: {exc}") from None
+        self.sock.settimeout(None)
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        while True:
+            self.reading.wait()
+            try:
+                data = self.sock.recv(65536)
+            except OSError:
+                outcome = "reset"
+                data = b""
+            else:
+                outcome = "eof"
+            with self.changed:
+                if data:
+                    self.received += data
+                else:
+                    if self.remote == "open":
+                        self.remote = outcome
+                    self.changed.notify_all()
+                    return
+                self.changed.notify_all()
+
+    def send(self, data: bytes, deadline: float) -> None:
+        self.sent += data
+        self.sock.settimeout(allowance(deadline, len(data)))
+        try:
+            self.sock.sendall(data)
+        except OSError as exc:
+            raise Divergence(f"{self.name}: sending {len(data)} bytes failed: {exc}") from None
+        finally:
+            self.sock.settimeout(None)
+
+    def send_in_background(self, data: bytes) -> None:
+        self.sent += data
+
+        def write() -> None:
+            try:
+                self.sock.sendall(data)
+            except OSError as exc:
+                self.write_error = str(exc)
+
+        self.writer = threading.Thread(target=write, daemon=True)
+        self.writer.start()
+
+    def settle(self, deadline: float, until_eof: bool) -> None:
+        """Wait for every echo (and EOF if asked), then check what came back."""
+        limit = time.monotonic() + allowance(deadline, len(self.sent))
+        if self.writer is not None:
+            self.writer.join(max(0.0, limit - time.monotonic()))
+            if self.write_error is not None:
+                raise Divergence(f"{self.name}: background send failed: {self.write_error}")
+
+        def done() -> bool:
+            if self.remote != "open":
+                return True
+            return not until_eof and len(self.received) >= len(self.sent)
+
+        with self.changed:
+            self.changed.wait_for(done, max(0.0, limit - time.monotonic()))
+            received, remote = bytes(self.received), self.remote
+        check_echo(self.name, bytes(self.sent), received, remote, until_eof)
+
+    def close(self, abortive: bool) -> None:
+        if abortive:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.reading.set()
+        self.sock.close()
+
+
+def check_echo(name: str, sent: bytes, received: bytes, remote: str, until_eof: bool) -> None:
+    """Raise Divergence unless ``received`` is all of ``sent`` (and EOF when expected)."""
+    if received != sent[: len(received)]:
+        limit = min(len(sent), len(received))
+        at = next((i for i in range(limit) if sent[i] != received[i]), limit)
+        raise Divergence(f"{name}: echo differs from what was sent at byte {at}")
+    if len(received) < len(sent):
+        ending = {"open": "still open", "eof": "closed (EOF)", "reset": "reset"}[remote]
+        raise Divergence(
+            f"{name}: got {len(received)} of {len(sent)} bytes back; the connection is {ending}"
+        )
+    if until_eof and remote != "eof":
+        state = "reset the connection" if remote == "reset" else "did not close"
+        raise Divergence(f"{name}: after the client's half-close the server {state}")
+    if not until_eof and remote != "open":
+        raise Divergence(f"{name}: the server ended the connection ({remote}) unasked")
+
+
+def replay(address: tuple[str, int], steps: list[dict[str, object]], deadline: float) -> str | None:
+    """Run ``steps`` against ``address``; the first divergence as text, or None."""
+    conns: dict[str, ReplayConnection] = {}
+
+    def conn(step: dict[str, object]) -> ReplayConnection:
+        return conns[str(step["conn"])]
+
+    def payload(step: dict[str, object], name: str) -> bytes:
+        value = step["payload"]
+        assert isinstance(value, dict)
+        return payload_bytes(value, name)
+
+    def connect(step: dict[str, object]) -> None:
+        name = str(step["conn"])
+        conns[name] = ReplayConnection(name, address, deadline)
+
+    def send(step: dict[str, object]) -> None:
+        conn(step).send(payload(step, str(step["conn"])), deadline)
+
+    def expect(step: dict[str, object]) -> None:
+        conn(step).settle(deadline, until_eof=False)
+
+    def half_close(step: dict[str, object]) -> None:
+        c = conns.pop(str(step["conn"]))
+        c.sock.shutdown(socket.SHUT_WR)
+        try:
+            c.settle(deadline, until_eof=True)
+        finally:
+            c.close(abortive=False)
+
+    def close(step: dict[str, object]) -> None:
+        c = conns.pop(str(step["conn"]))
+        try:
+            c.settle(deadline, until_eof=False)
+        finally:
+            c.close(abortive=False)
+
+    def reset(step: dict[str, object]) -> None:
+        conns.pop(str(step["conn"])).close(abortive=True)
+
+    def connect_reset(step: dict[str, object]) -> None:
+        name = str(step["conn"])
+        ReplayConnection(name, address, deadline).close(abortive=True)
+
+    def burst(step: dict[str, object]) -> None:
+        sends = step["sends"]
+        assert isinstance(sends, list)
+        for name, value in sends:
+            conns[name].send(payload_bytes(value, name), deadline)
+        for name, _ in sends:
+            conns[name].settle(deadline, until_eof=False)
+
+    def slow_start(step: dict[str, object]) -> None:
+        name = str(step["conn"])
+        rcvbuf = step.get("rcvbuf", SLOW_READER_RCVBUF)
+        assert isinstance(rcvbuf, int)
+        c = ReplayConnection(name, address, deadline, rcvbuf=rcvbuf)
+        c.reading.clear()
+        conns[name] = c
+        c.send_in_background(payload(step, name))
+
+    def slow_drain(step: dict[str, object]) -> None:
+        c = conn(step)
+        c.reading.set()
+        c.settle(deadline, until_eof=False)
+
+    def finish(step: dict[str, object]) -> None:
+        for name in list(conns):
+            conns[name].reading.set()
+            half_close({"conn": name})
+        connect({"conn": "probe"})
+        probe = conns["probe"]
+        probe.send(b"probe", deadline)
+        half_close({"conn": "probe"})
+
+    dispatch: dict[str, Callable[[dict[str, object]], None]] = {
+        "connect": connect,
+        "send": send,
+        "expect": expect,
+        "half_close": half_close,
+        "close": close,
+        "reset": reset,
+        "connect_reset": connect_reset,
+        "burst": burst,
+        "slow_start": slow_start,
+        "slow_drain": slow_drain,
+        "finish": finish,
+    }
+    try:
+        for step in steps:
+            dispatch[str(step["op"])](step)
+    except Divergence as exc:
+        return str(exc)
+    finally:
+        for c in conns.values():
+            c.close(abortive=True)
+    return None
+
+
+def parse_address(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` or ``[V6HOST]:PORT`` to a socket address."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise ValueError(f"expected HOST:PORT, got {text!r}")
+    return host.strip("[]"), int(port)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Replay an echofuzz reproduction.")
+    parser.add_argument("address", help="HOST:PORT of the echo server")
+    parser.add_argument("--steps", help="a JSON file of steps (default: the embedded ones)")
+    parser.add_argument("--deadline", type=float, default=EMBEDDED_DEADLINE or 1.0)
+    args = parser.parse_args(argv)
+    try:
+        address = parse_address(args.address)
+        if args.steps:
+            with open(args.steps, encoding="utf-8") as f:
+                steps = json.load(f)
+        elif EMBEDDED_STEPS is not None:
+            steps = EMBEDDED_STEPS
+        else:
+            raise ValueError("no steps: pass --steps FILE")
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    reason = replay(address, steps, args.deadline)
+    if reason is None:
+        print("did not reproduce: the server behaved as an echo server throughout")
+        return 0
+    print(f"reproduced: {reason}")
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

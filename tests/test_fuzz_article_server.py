@@ -1,0 +1,66 @@
+"""The fuzzer finds each of the article's select server's bugs, and shrinks each to a few steps.
+
+The server is the article's, verbatim but for the port. It has (at least) three
+distinct ways to die, and the fuzzer must find every one. To make it find the
+later ones, the operations that reach the earlier ones are left out:
+
+1. connect-then-reset: the task's first step calls ``getpeername`` on a socket
+   that was reset in the meantime: ``OSError: [Errno 107]`` kills the server.
+2. a reset on an established connection: ``recv`` raises ``ConnectionResetError``,
+   which nothing catches, and the whole server dies.
+3. a client that does not read: ``sendall`` on a non-blocking socket raises
+   ``BlockingIOError`` once the send buffer is full, and the server dies.
+"""
+
+from dataclasses import dataclass
+
+import pytest
+
+from spec.echo.steps import OPS
+from tests.echo_targets import ARTICLE_SELECT_SERVER, describe, fuzz
+
+
+@dataclass(frozen=True)
+class ArticleBug:
+    name: str
+    left_out: frozenset[str]
+    last_words: str  # what the dying server prints
+    trigger: str  # the operation the reproduction must contain
+    max_steps: int
+    ignore: tuple[str, ...] = ()  # bugs already found, so the fuzzer looks past them
+
+
+BUGS = [
+    ArticleBug("reset before the first step", frozenset(), "Errno 107", "connect_reset", 3),
+    ArticleBug(
+        "reset of an established connection",
+        frozenset({"connect_reset", "slow_start"}),
+        "ConnectionResetError",
+        "reset",
+        5,
+        ignore=("Errno 107",),
+    ),
+    ArticleBug(
+        "a client that does not read",
+        frozenset({"connect_reset", "reset"}),
+        "BlockingIOError",
+        "slow_start",
+        5,
+        ignore=("Errno 107", "ConnectionResetError"),
+    ),
+]
+
+
+@pytest.mark.parametrize("bug", BUGS, ids=[bug.name for bug in BUGS])
+def test_the_fuzzer_finds_and_shrinks_each_bug_of_the_article_select_server(bug):
+    result = fuzz(
+        ARTICLE_SELECT_SERVER,
+        ops=frozenset(OPS) - bug.left_out,
+        ignore=bug.ignore,
+        max_payload=4 << 20,
+    )
+    assert result.verdict == "fail", describe(result)
+    assert bug.last_words in (result.reason or ""), describe(result)
+    ops = [step.op for step in result.reproduction or []]
+    assert bug.trigger in ops, describe(result)
+    assert len(ops) <= bug.max_steps, describe(result)
