@@ -105,9 +105,11 @@ class Expansion:
         """Forward a thrown exception, or finalize the subiterator on GeneratorExit.
 
         GeneratorExit is not thrown into the subiterator but turned into its
-        ``close()``, so that a subgenerator which swallows it still ends; then
-        GeneratorExit is raised in the delegator all the same. A subiterator
-        without ``close`` or ``throw`` is simply bypassed.
+        ``close()``, which insists that it finish: one that yields instead
+        makes ``close()`` raise RuntimeError, and that, like anything else
+        ``close()`` raises, propagates in the delegator; otherwise
+        GeneratorExit is raised there. A subiterator without ``close`` or
+        ``throw`` is simply bypassed.
         """
         if isinstance(exc, GeneratorExit):
             close = getattr(self._i, "close", None)

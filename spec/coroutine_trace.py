@@ -45,18 +45,16 @@ import collections.abc
 from collections.abc import Callable, Generator, Iterable, Sequence
 from typing import Protocol
 
-from impl.coroutine_trace import (
-    ARTICLE_DELAYS,
-    ARTICLE_ITEMS,
-    DESTROYED,
-    NO_DELAYS,
-    RESUMED,
-    SUSPENDED,
-    Delays,
-    Emit,
-    Sleep,
-)
+from impl.coroutine_trace import ARTICLE_DELAYS, NO_DELAYS, Delays
 
+# The article's words, kept here rather than taken from the implementation.
+RESUMED = "resumed coroutine"
+SUSPENDED = "suspended coroutine"
+DESTROYED = "destroyed coroutine"
+ARTICLE_ITEMS = (1, 2, 3)
+
+Emit = Callable[[str], object]
+Sleep = Callable[[float], object]
 ARTICLE_OUTPUT = """\
 resumed coroutine
 suspended coroutine

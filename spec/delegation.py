@@ -40,9 +40,27 @@ what is printed and what is yielded, in order:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Protocol
 
-from impl.power import CUBES_DONE, RESTART, SQUARES_DONE, PowerCoroutine
+# The article's words, kept here rather than taken from the implementation.
+RESTART = "==> restart"
+SQUARES_DONE = "-> squares done"
+CUBES_DONE = "-> cubes done"
+
+
+class PowerCoroutine(Protocol):
+    """Every version of ``power_coroutine``, with the article's constants as parameters."""
+
+    def __call__(
+        self,
+        *,
+        squares_of: Iterable[int] = ...,
+        cubes_of: Iterable[int] = ...,
+        repeats: int = ...,
+        emit: Callable[[object], object] = ...,
+    ) -> Iterable[int] | None: ...
+
 
 ARTICLE_LISTING = "".join(
     f"{RESTART}\n1\n4\n9\n{SQUARES_DONE}\n1\n8\n27\n{CUBES_DONE}\n" for _ in range(3)

@@ -49,13 +49,15 @@ Three differences are part of the language, not bugs, and are allowed for:
   generator"), so the ``await`` flavour is retired from a session once
   StopIteration has been thrown; the other two go on being compared.
 
-And one difference between CPython and the PEP, found by this check: from
-Python 3.12 on, a StopIteration thrown into a generator suspended in
-``yield from`` over an iterator *without* ``throw()`` is taken as that
-iterator's return -- ``yield from`` evaluates to its value -- where the
-expansion (and Python 3.10 and 3.11) raise it at the ``yield from``, which
-PEP 479 then turns into RuntimeError. So on 3.12+ the expansion is retired too
-once StopIteration has been thrown; ``PEP380_STOPITERATION_HOLDS`` says which.
+And one difference between CPython and the PEP, found by this check: on
+CPython 3.12 and 3.13 (3.12.1 and 3.13.0 were tried), a StopIteration thrown
+into a generator suspended in ``yield from`` over an iterator *without*
+``throw()`` is taken as that iterator's return -- ``yield from`` evaluates to
+its value -- where the expansion (and CPython 3.10 and 3.11) raise it at the
+``yield from``, which PEP 479 then turns into RuntimeError. Where the running
+interpreter does this (``PEP380_STOPITERATION_HOLDS`` is False, found by
+trying it at import), the expansion is retired too once StopIteration has been
+thrown.
 
 Not compared: tracebacks, ``__context__``, and ``gi_yieldfrom``.
 
@@ -78,7 +80,6 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-import sys
 from collections.abc import Awaitable, Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -352,7 +353,26 @@ class Flavour:
         )
 
 
-PEP380_STOPITERATION_HOLDS = sys.version_info < (3, 12)
+def _thrown_stop_iteration_is_raised_at_yield_from() -> bool:
+    """Whether this interpreter follows the PEP when StopIteration is thrown past
+    a plain iterator: raised at the ``yield from`` (and so a RuntimeError)."""
+
+    def delegator() -> Generator[int, None, None]:
+        yield from [1]
+
+    generator = delegator()
+    next(generator)
+    try:
+        generator.throw(StopIteration("probe"))
+    except RuntimeError:
+        return True
+    except StopIteration:
+        return False
+    generator.close()
+    return False
+
+
+PEP380_STOPITERATION_HOLDS = _thrown_stop_iteration_is_raised_at_yield_from()
 
 NATIVE = Flavour("native yield from", lambda program, run: _program(program, run, "top", None))
 AWAIT = Flavour(

@@ -8,6 +8,7 @@ correct implementation with one mistake, so a rejection pins down that mistake.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import time
 
@@ -264,10 +265,8 @@ class ExpansionSwallowingCloseErrors(pep380.Expansion):
 
     def on_throw(self, exc):
         if isinstance(exc, GeneratorExit):
-            try:
+            with contextlib.suppress(Exception):  # the bug
                 self._i.close()
-            except Exception:  # noqa: S110 -- the bug
-                pass
             raise exc
         return super().on_throw(exc)
 

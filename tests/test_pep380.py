@@ -54,19 +54,29 @@ def built(cls, *strategies):
     return st.tuples(*strategies).map(lambda args: cls(*args))
 
 
+def weighted(*choices):
+    """st.one_of with weights. (one_of ignores a strategy given twice, so each
+    repetition is a distinct, identity-mapped copy.)"""
+    return st.one_of(*[s.map(_same) for weight, s in choices for _ in range(weight)])
+
+
+def _same(x):
+    return x
+
+
 values = st.integers(0, 9)
-catches = st.one_of(
-    st.just(Catch()),
-    built(
-        Catch,
-        st.sampled_from(CATCHABLE),
-        st.sampled_from(["continue", "return", "reraise", "raise"]),
-        values,
-    ),
+some_catch = built(
+    Catch,
+    st.sampled_from(CATCHABLE),
+    st.sampled_from(["continue", "return", "reraise", "raise"]),
+    values,
 )
+catches = weighted((1, st.just(Catch())), (2, some_catch))
 yields = built(Yield, values, catches)
 returns = built(Return, values)
 raises = built(Raise, st.sampled_from(RAISABLE))
+
+
 def _starting_with(first, rest, *, max_size):
     """Sequences that begin with ``first``: where most of the behaviour is."""
     return st.tuples(first, st.lists(rest, max_size=max_size - 1)).map(
@@ -74,7 +84,7 @@ def _starting_with(first, rest, *, max_size):
     )
 
 
-leaf_steps = st.one_of(yields, yields, yields, returns, raises)
+leaf_steps = weighted((3, yields), (1, returns), (1, raises))
 leaves = st.one_of(
     built(Leaf, _starting_with(yields, leaf_steps, max_size=4)),
     built(Leaf, st.lists(leaf_steps, max_size=4).map(tuple)),
@@ -84,7 +94,7 @@ plain_iterators = built(PlainIterator, st.lists(values, max_size=3).map(tuple))
 
 def _delegators(children):
     delegations = built(Delegate, children, catches)
-    steps = st.one_of(delegations, delegations, yields, returns, raises)
+    steps = weighted((2, delegations), (1, yields), (1, returns), (1, raises))
     return st.one_of(
         built(Delegator, _starting_with(delegations, steps, max_size=4)),
         built(Delegator, st.lists(steps, min_size=1, max_size=4).map(tuple)),
@@ -94,18 +104,16 @@ def _delegators(children):
 def _children(depth):
     """Subiterators nested at most ``depth`` delegators deep; half of them leaves."""
     if depth == 0:
-        return st.one_of(leaves, leaves, plain_iterators)
-    return st.one_of(leaves, leaves, plain_iterators, _delegators(_children(depth - 1)))
+        return weighted((2, leaves), (1, plain_iterators))
+    return weighted((2, leaves), (1, plain_iterators), (1, _delegators(_children(depth - 1))))
 
 
 programs = _delegators(_children(3))
-actions = st.one_of(
-    st.just(Next()),
-    st.just(Next()),
-    built(Send, values),
-    built(Throw, st.sampled_from(THROWABLE)),
-    built(Throw, st.sampled_from(THROWABLE)),
-    st.just(Close()),
+actions = weighted(
+    (2, st.just(Next())),
+    (1, built(Send, values)),
+    (2, built(Throw, st.sampled_from(THROWABLE))),
+    (1, st.just(Close())),
 )
 calls = st.one_of(
     _starting_with(st.just(Next()), actions, max_size=12).map(list),
@@ -177,7 +185,14 @@ def test_any_program_and_calls_behave_alike_in_all_three_flavours(program, made)
 def test_a_subgenerator_that_swallows_generator_exit_makes_close_raise_everywhere():
     swallow = Catch((GeneratorExit,), "continue")
     program = Delegator((Delegate(Leaf((Yield(1, swallow), Yield(2)))),))
-    check_yield_from_equivalence(pep380, program, [Next(), Close()])
+    session = Session(program, standard_flavours(pep380))
+    try:
+        session.step(Next())
+        closing = session.step(Close())
+    finally:
+        session.close()
+    assert closing.outcome == ("raised", "RuntimeError", ("generator ignored GeneratorExit",))
+    assert closing.states == ("CLOSED", "SUSPENDED")  # the delegator ends, its subgenerator not
 
 
 def test_a_plain_iterator_rejects_sent_values_with_attribute_error_everywhere():
@@ -214,7 +229,10 @@ def test_deep_nesting_delegates_to_the_innermost_subgenerator(depth):
     check_yield_from_equivalence(pep380, program, [Next(), Throw(ValueError)])
 
 
-def test_a_stop_iteration_thrown_past_a_plain_iterator_follows_the_pep_only_before_3_12():
+def test_a_stop_iteration_thrown_past_a_plain_iterator_follows_the_pep_in_the_expansion():
+    """Natively it depends on the interpreter: the PEP's way on CPython 3.10 and
+    3.11, taken as the iterator's return value on 3.12.1 and 3.13.0."""
+
     def native():
         return (yield from [1, 2])
 
