@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import hypothesis
+
 from spec.echo.fuzzer import Campaign, FuzzOptions, FuzzResult
 from spec.echo.targets import SpawnedTarget
 
@@ -28,7 +30,8 @@ ARTICLE_SELECT_SERVER = f"{PYTHON} -u {ROOT / 'impl' / 'article' / 'select_serve
 def fuzz(command: str, **options: object) -> FuzzResult:
     """Fuzz a spawned server with the test-suite's defaults, overridable per test."""
     settings: dict[str, object] = {
-        "max_examples": 60,
+        # The Hypothesis profile (HYPOTHESIS_PROFILE) decides how hard the tests fuzz.
+        "max_examples": hypothesis.settings().max_examples,
         "seed": 0,
         "deadline": 1.0,
         "max_payload": 1 << 20,

@@ -8,7 +8,12 @@ from spec.echo.steps import OPS, Payload, Step, steps_from_json
 
 payloads = st.one_of(
     st.binary(max_size=64).map(Payload.literal),
-    st.builds(Payload.generated, st.integers(0, 1 << 22), st.integers(0, 1 << 16)),
+    st.builds(
+        Payload.generated,
+        st.integers(0, 1 << 22),
+        st.integers(0, 1 << 16),
+        st.sampled_from(["", "c1"]),
+    ),
 )
 names = st.from_regex(r"c[0-9]{1,3}", fullmatch=True)
 
@@ -41,6 +46,9 @@ def test_every_step_describes_itself_in_one_line(step):
 
 @given(st.integers(0, 4096), st.integers(0, 99))
 def test_generated_payloads_depend_on_the_connection_so_crosstalk_stays_visible(size, seed):
+    assert Payload.generated(size, seed).salted("c1").materialize("c9") == (
+        Payload.generated(size, seed).materialize("c1")
+    )
     payload = Payload.generated(size, seed)
     assert payload.materialize("c1") == payload.materialize("c1")
     assert len(payload.materialize("c1")) == size

@@ -36,11 +36,13 @@ from spec.echo.executor import DifferentialExecutor
 from spec.echo.machine import EchoDivergence, EchoMachine
 from spec.echo.oracle import EchoOracle
 from spec.echo.portal import TrioThread
-from spec.echo.shrink import renumber, shrink
+from spec.echo.shrink import renumber, shrink, tag_connections
 from spec.echo.steps import OPS, Payload, Step
 from spec.echo.targets import Target, TargetError, wait_until_accepting
 
 MiB = 1 << 20
+#: While shrinking, waits use this fraction of the deadline (the result is confirmed in full).
+SHRINK_DEADLINE = 0.25
 #: What the pre-flight check sends; digits survive case-mangling servers.
 SANITY_PAYLOAD = b"0123456789 echofuzz\n"
 
@@ -59,6 +61,8 @@ class FuzzOptions:
     database: ExampleDatabase | None = None
     progress: bool = False
     shrink: bool = True
+    #: Time budget for shrinking one failure (seconds).
+    shrink_seconds: float = 60.0
     #: Failures whose text contains one of these are known bugs: skipped, not reported,
     #: so that the campaign can look for the next one.
     ignore: tuple[str, ...] = ()
@@ -75,6 +79,7 @@ class FuzzResult:
     steps: int = 0
     elapsed_s: float = 0.0
     first_failure_s: float | None = None
+    first_failure_example: int | None = None
     reason: str | None = None
     reproduction: list[Step] | None = None
     history_dependent: bool = False
@@ -93,6 +98,7 @@ class FuzzResult:
             "first_failure_s": (
                 None if self.first_failure_s is None else round(self.first_failure_s, 3)
             ),
+            "first_failure_example": self.first_failure_example,
             "reason": self.reason,
             "reproduction": (
                 None if self.reproduction is None else [s.to_json() for s in self.reproduction]
@@ -129,6 +135,7 @@ class Campaign:
         self.started = 0.0
         self.first_failure: tuple[float, str, list[Step], list[list[Step]]] | None = None
         self.history: list[list[Step]] = []
+        self.first_failure_example: int | None = None
         self.fresh_each_case = False
         self._last_progress = 0.0
 
@@ -158,6 +165,7 @@ class Campaign:
         self.steps += 1
         problems = self._with_death_notice(self.executor.execute(step))
         if problems and self.first_failure is None and not self.is_known(problems[0]):
+            self.first_failure_example = self.examples
             elapsed = time.monotonic() - self.started
             self.first_failure = (elapsed, problems[0], [], list(self.history))
         return problems
@@ -249,6 +257,7 @@ class Campaign:
         result.elapsed_s = time.monotonic() - self.started
         if self.first_failure is not None:
             result.first_failure_s = self.first_failure[0]
+            result.first_failure_example = self.first_failure_example
         result.restarts = getattr(self.target, "restarts", 0)
         return result
 
@@ -259,12 +268,8 @@ class Campaign:
         try:
             run_state_machine_as_test(machine, settings=self._settings())
         except EchoDivergence as divergence:
-            steps, reason = divergence.steps, divergence.reason
-            if self.options.shrink:
-                steps, reason = shrink(steps, reason, lambda s: self.replay(s, fresh=True))
-            steps = renumber(steps)
-            result.verdict, result.reason = "fail", reason
-            result.reproduction, result.reproduced = steps, True
+            result.verdict = "fail"
+            self._conclude(result, divergence.steps, divergence.reason)
         except (Flaky, TargetLost):
             self._explain_history(result)
         except KeyboardInterrupt:
@@ -274,6 +279,15 @@ class Campaign:
                 result.reason = self.first_failure[1]
                 result.reproduction = self.first_failure[2] or None
                 result.reproduced = False
+
+    def _conclude(self, result: FuzzResult, steps: list[Step], reason: str) -> None:
+        """A reproducible failure: shrink it (unless told not to) and name it plainly."""
+        if self.options.shrink:
+            steps, reason = shrink(
+                steps, reason, self._quick_replay, self.options.shrink_seconds, self._fresh_replay
+            )
+        result.reproduction, result.reason = renumber(steps, reason)
+        result.reproduced = True
 
     def _explain_history(self, result: FuzzResult) -> None:
         """A failure that needs earlier test cases: replay them on a fresh server."""
@@ -290,31 +304,46 @@ class Campaign:
         for _ in range(2):
             alone = self.replay(failing, fresh=True)
             if alone is not None and not self.is_known(alone):
-                steps, reason = failing, alone
-                if self.options.shrink:
-                    steps, reason = shrink(steps, reason, lambda s: self.replay(s, fresh=True))
-                result.history_dependent, result.reason = False, reason
-                result.reproduction, result.reproduced = renumber(steps), True
+                result.history_dependent = False
+                self._conclude(result, failing, alone)
                 result.notes.append(
                     "the failure depends on timing: it did not reproduce every time"
                 )
                 return
-        steps = [s for case in history for s in case] + failing
-        result.reproduction = steps
+        if not history:
+            # Nothing came before it: the failure depends on timing, not on history.
+            result.history_dependent = False
+        steps = tag_connections([*history, failing])
         replayed = self.replay(steps, fresh=True)
-        result.reproduced = replayed is not None
-        result.reason = replayed or reason
-        result.notes.append(
-            f"this failure shows only after {len(history)} earlier test case(s) on the same "
-            f"server process; the reproduction replays them first"
-        )
+        if replayed is not None:
+            self._conclude(result, steps, replayed)
+        else:
+            result.reproduction, result.reason = renumber(steps, reason)
+            result.reproduced = False
+        if history:
+            result.notes.append(
+                f"this failure shows only after {len(history)} earlier test case(s) on the same "
+                f"server process; the reproduction replays them first"
+            )
+        else:
+            result.notes.append("the failure depends on timing: it did not reproduce every time")
 
-    def replay(self, steps: list[Step], fresh: bool) -> str | None:
+    def _fresh_replay(self, steps: list[Step]) -> str | None:
+        return self.replay(steps, fresh=True)
+
+    def _quick_replay(self, steps: list[Step]) -> str | None:
+        """A replay with short deadlines: a stall costs less, and confirmation redoes it."""
+        return self.replay(steps, fresh=True, deadline=self.options.deadline * SHRINK_DEADLINE)
+
+    def replay(self, steps: list[Step], fresh: bool, deadline: float | None = None) -> str | None:
         """Run ``steps`` (test cases separated by 'finish') differentially; the first problem."""
         assert self.portal is not None
         self.target.ensure_running(force_restart=fresh)
         executor = DifferentialExecutor(
-            self.portal, self.target.address(), self.oracle_address, self.options.deadline
+            self.portal,
+            self.target.address(),
+            self.oracle_address,
+            self.options.deadline if deadline is None else deadline,
         )
         try:
             for step in steps:

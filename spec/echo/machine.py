@@ -122,7 +122,8 @@ class EchoMachine(RuleBasedStateMachine):
     @rule(pick=PICK, data=st.data())
     def send(self, pick: int, data: st.DataObject) -> None:
         payload = data.draw(payloads(self.campaign.options.max_payload), label="payload")
-        self._run(Step("send", conn=self.open[pick % len(self.open)], payload=payload))
+        name = self.open[pick % len(self.open)]
+        self._run(Step("send", conn=name, payload=payload.salted(name)))
 
     @precondition(lambda self: self._enabled("expect") and self.open)
     @rule(pick=PICK)
@@ -162,7 +163,9 @@ class EchoMachine(RuleBasedStateMachine):
             label="connections",
         )
         each = payloads(self.campaign.options.max_payload)
-        sends = tuple((name, data.draw(each, label=f"payload for {name}")) for name in names)
+        sends = tuple(
+            (name, data.draw(each, label=f"payload for {name}").salted(name)) for name in names
+        )
         self._run(Step("burst", sends=sends))
 
     @precondition(
@@ -178,7 +181,7 @@ class EchoMachine(RuleBasedStateMachine):
         top = self.campaign.options.max_payload
         chosen = min(top, ((1024 + size) << (16 + exponent)) >> 10)
         name = self._next_conn_name()
-        self._run(Step("slow_start", conn=name, payload=Payload.generated(chosen, seed)))
+        self._run(Step("slow_start", conn=name, payload=Payload.generated(chosen, seed, salt=name)))
         self.slow.append(name)
 
     @precondition(lambda self: self._enabled("slow_drain") and self.slow)

@@ -40,14 +40,17 @@ ASSUMED_THROUGHPUT = 5_000_000
 SLOW_READER_RCVBUF = 4096
 
 
-def generated_bytes(size: int, seed: int, conn: str) -> bytes:
-    """The payload named by (size, seed) on connection ``conn``.
+def generated_bytes(size: int, seed: int, salt: str) -> bytes:
+    """The payload named by (size, seed, salt).
 
-    The connection name is mixed in so that equal seeds on two connections still
-    differ, which keeps crosstalk between connections visible after shrinking.
-    String seeds are hashed with SHA-512 by ``random``, stable across versions.
+    The salt is the name of the connection the payload was generated for, so
+    that equal seeds on two connections still differ, which keeps crosstalk
+    between connections visible after shrinking. It is kept with the payload
+    (not taken from wherever the payload is sent later), so renaming
+    connections in a reproduction never changes its bytes. String seeds are
+    hashed with SHA-512 by ``random``, stable across Python versions.
     """
-    return random.Random(f"{seed}:{conn}").randbytes(size)
+    return random.Random(f"{seed}:{salt}").randbytes(size)
 
 
 def payload_bytes(payload: dict[str, object], conn: str) -> bytes:
@@ -56,7 +59,7 @@ def payload_bytes(payload: dict[str, object], conn: str) -> bytes:
         return bytes.fromhex(str(payload["hex"]))
     size, seed = payload["size"], payload["seed"]
     assert isinstance(size, int) and isinstance(seed, int)
-    return generated_bytes(size, seed, conn)
+    return generated_bytes(size, seed, str(payload.get("salt") or conn))
 
 
 def allowance(deadline: float, nbytes: int) -> float:

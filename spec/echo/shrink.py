@@ -7,11 +7,13 @@ it stalls in local minima such as "six connects, then the bug". Steps, on the
 other hand, are plain data with an obvious dependency structure: a connection's
 steps need its ``connect``. So echofuzz shrinks steps itself:
 
-1. Delete a connection: every step naming it (or drop it from a burst).
-2. Delete single steps, last to first (but not the final end-of-case check).
-3. Simplify payloads: halve generated sizes, shorten literal bytes.
+1. Delete blocks of steps, halving the block size (ddmin), then drop the
+   steps left naming a connection that is no longer opened.
+2. Delete a connection: every step naming it (or drop it from a burst).
+3. Delete single steps, last to first (but not the final end-of-case check).
+4. Simplify payloads: halve generated sizes, shorten literal bytes.
 
-A candidate is kept only if it fails twice in a row *the same way* -- the same
+A candidate is kept only if it fails *the same way* -- the same
 signature (the failure's text with numbers and connection names blanked, and
 for a dead server, the exception it died of) -- so that shrinking one bug never
 wanders off to another. Every candidate is replayed from a fresh server start
@@ -22,13 +24,18 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable
 from dataclasses import replace
 
 from spec.echo.steps import Payload, Step
 
 #: Upper bound on replays spent shrinking one failure.
-MAX_REPLAYS = 150
+MAX_REPLAYS = 120
+#: Upper bound on the time spent shrinking (the final confirmation excepted).
+MAX_SECONDS = 60.0
+#: Replays the final reproduction must fail in a row to be reported.
+CONFIRMATIONS = 3
 
 
 def signature(reason: str) -> str:
@@ -62,6 +69,39 @@ def without_connection(steps: list[Step], name: str) -> list[Step]:
     return out
 
 
+def consistent(steps: list[Step]) -> list[Step]:
+    """Drop the steps a deletion left dangling: those naming a connection not open then.
+
+    The list always ends with the end-of-case check.
+    """
+    open_now: set[str] = set()
+    out: list[Step] = []
+    for step in steps:
+        if step.op in ("connect", "slow_start"):
+            open_now.add(step.conn)
+        elif step.op == "connect_reset":
+            pass
+        elif step.op == "finish":
+            open_now.clear()
+        elif step.op == "burst":
+            sends = tuple((c, p) for c, p in step.sends if c in open_now)
+            if len(sends) >= 2:
+                step = replace(step, sends=sends)
+            elif sends:
+                out.append(Step("send", conn=sends[0][0], payload=sends[0][1]))
+                step = Step("expect", conn=sends[0][0])
+            else:
+                continue
+        elif step.conn not in open_now:
+            continue
+        elif step.op in ("half_close", "close", "reset"):
+            open_now.discard(step.conn)
+        out.append(step)
+    if not out or out[-1].op != "finish":
+        out.append(Step("finish"))
+    return out
+
+
 def smaller_payloads(payload: Payload) -> list[Payload]:
     """Simpler payloads to try in place of ``payload``, simplest first."""
     if payload.literal_bytes is None:
@@ -75,28 +115,38 @@ def smaller_payloads(payload: Payload) -> list[Payload]:
 
 
 def shrink(
-    steps: list[Step], reason: str, replay: Callable[[list[Step]], str | None]
+    steps: list[Step],
+    reason: str,
+    replay: Callable[[list[Step]], str | None],
+    max_seconds: float = MAX_SECONDS,
+    confirm: Callable[[list[Step]], str | None] | None = None,
 ) -> tuple[list[Step], str]:
-    """The smallest variant of ``steps`` found that fails like ``reason``, and its reason."""
+    """The smallest variant of ``steps`` found that fails like ``reason``, and its reason.
+
+    Each candidate is replayed once while shrinking; only the result is replayed
+    ``CONFIRMATIONS`` times, with ``confirm`` if given (the caller may shrink with
+    short deadlines, which make stalls cheap, and confirm with the real ones). If
+    it does not fail every time (a timing accident was accepted on the way), the
+    shrinker walks back through the candidates it accepted until one does.
+    """
     wanted = signature(reason)
     budget = [MAX_REPLAYS]
+    give_up = time.monotonic() + max_seconds
     tried: dict[str, str | None] = {}
+
+    def fails_like_it(
+        candidate: list[Step], replay: Callable[..., str | None] = replay
+    ) -> str | None:
+        got = replay(candidate)
+        budget[0] -= 1
+        return got if got is not None and signature(got) == wanted else None
 
     def still_fails(candidate: list[Step]) -> str | None:
         key = json.dumps([step.to_json() for step in candidate])
         if key not in tried:
-            if budget[0] <= 0 or len(candidate) <= 1:
+            if budget[0] <= 0 or len(candidate) <= 1 or time.monotonic() > give_up:
                 return None
-            budget[0] -= 1
-            got = replay(candidate)
-            if got is not None and signature(got) == wanted:
-                # Confirm: a timing accident must not become the reproduction.
-                budget[0] -= 1
-                again = replay(candidate)
-                got = again if again is not None and signature(again) == wanted else None
-            else:
-                got = None
-            tried[key] = got
+            tried[key] = fails_like_it(candidate)
         return tried[key]
 
     # A crash shows only when something comes after it: end every candidate with
@@ -104,6 +154,26 @@ def shrink(
     best, best_reason = list(steps), reason
     if not best or best[-1].op != "finish":
         best.append(Step("finish"))
+    accepted = [(best, best_reason)]
+
+    def accept(candidate: list[Step], got: str) -> None:
+        nonlocal best, best_reason
+        best, best_reason = candidate, got
+        accepted.append((candidate, got))
+
+    # Coarse first: delete ever smaller blocks of steps (ddmin), repairing what
+    # the deletion leaves dangling; long histories shrink in a few replays.
+    size = len(best) // 2
+    while size >= 2 and budget[0] > 0:
+        start = 0
+        while start < len(best) - 1:
+            candidate = consistent(best[:start] + best[start + size :])
+            got = still_fails(candidate) if candidate != best else None
+            if got is not None:
+                accept(candidate, got)
+            else:
+                start += size
+        size //= 2
     progress = True
     while progress and budget[0] > 0:
         progress = False
@@ -112,14 +182,16 @@ def shrink(
             candidate = without_connection(best, name)
             got = still_fails(candidate)
             if got is not None:
-                best, best_reason, progress = candidate, got, True
+                accept(candidate, got)
+                progress = True
         for index in reversed(range(len(best))):
             if index >= len(best) - 1 or best[index].op in ("connect", "slow_start"):
                 continue
             candidate = best[:index] + best[index + 1 :]
             got = still_fails(candidate)
             if got is not None:
-                best, best_reason, progress = candidate, got, True
+                accept(candidate, got)
+                progress = True
         for index, step in enumerate(best):
             if step.payload is None:
                 continue
@@ -127,13 +199,21 @@ def shrink(
                 candidate = [*best[:index], replace(step, payload=smaller), *best[index + 1 :]]
                 got = still_fails(candidate)
                 if got is not None:
-                    best, best_reason, progress = candidate, got, True
+                    accept(candidate, got)
+                    progress = True
                     break
-    return best, best_reason
+    for candidate, got in reversed(accepted[1:]):
+        confirmed = [fails_like_it(candidate, confirm or replay) for _ in range(CONFIRMATIONS)]
+        if all(confirmed):
+            return candidate, confirmed[-1] or got
+    return accepted[0]
 
 
-def renumber(steps: list[Step]) -> list[Step]:
-    """Name connections c1, c2, ... in order of appearance, as a person would."""
+def renumber(steps: list[Step], reason: str) -> tuple[list[Step], str]:
+    """Name connections c1, c2, ... in order of appearance, as a person would.
+
+    The reason is rewritten to match, so that it still names the right connection.
+    """
     names: dict[str, str] = {}
 
     def name(old: str) -> str:
@@ -141,7 +221,28 @@ def renumber(steps: list[Step]) -> list[Step]:
             names.setdefault(old, f"c{len(names) + 1}")
         return names.get(old, old)
 
-    return [
+    renamed = [
         replace(step, conn=name(step.conn), sends=tuple((name(c), p) for c, p in step.sends))
         for step in steps
     ]
+    text = re.sub(r"\bc\d+(?:\.\d+)?\b", lambda m: names.get(m.group(0), m.group(0)), reason)
+    return renamed, text
+
+
+def tag_connections(cases: list[list[Step]]) -> list[Step]:
+    """Test cases joined into one sequence, each case's connections made distinct.
+
+    Test cases reuse the names c1, c2, ...; joined into one history they must
+    not, or deleting "c1" would delete it from every case at once.
+    """
+    joined = []
+    for number, case in enumerate(cases, 1):
+
+        def tag(name: str, number: int = number) -> str:
+            return f"{name}.{number}" if name else name
+
+        joined += [
+            replace(step, conn=tag(step.conn), sends=tuple((tag(c), p) for c, p in step.sends))
+            for step in case
+        ]
+    return joined

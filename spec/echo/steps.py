@@ -59,19 +59,27 @@ class Payload:
     literal_bytes: bytes | None = None
     size: int = 0
     seed: int = 0
+    #: The connection a generated payload was made for (see ``generated_bytes``).
+    salt: str = ""
 
     @classmethod
     def literal(cls, data: bytes) -> Payload:
         return cls(literal_bytes=data, size=len(data))
 
     @classmethod
-    def generated(cls, size: int, seed: int) -> Payload:
-        return cls(size=size, seed=seed)
+    def generated(cls, size: int, seed: int, salt: str = "") -> Payload:
+        return cls(size=size, seed=seed, salt=salt)
+
+    def salted(self, conn: str) -> Payload:
+        """This payload with its bytes fixed to those it has on ``conn``."""
+        if self.literal_bytes is not None or self.salt:
+            return self
+        return Payload.generated(self.size, self.seed, salt=conn)
 
     def materialize(self, conn: str) -> bytes:
         if self.literal_bytes is not None:
             return self.literal_bytes
-        return generated_bytes(self.size, self.seed, conn)
+        return generated_bytes(self.size, self.seed, self.salt or conn)
 
     def describe(self) -> str:
         if self.literal_bytes is None:
@@ -85,7 +93,10 @@ class Payload:
     def to_json(self) -> dict[str, object]:
         if self.literal_bytes is not None:
             return {"hex": self.literal_bytes.hex()}
-        return {"size": self.size, "seed": self.seed}
+        out: dict[str, object] = {"size": self.size, "seed": self.seed}
+        if self.salt:
+            out["salt"] = self.salt
+        return out
 
     @classmethod
     def from_json(cls, value: object) -> Payload:
@@ -93,10 +104,12 @@ class Payload:
             raise ValueError(f"a payload is an object, not {value!r}")
         if "hex" in value:
             return cls.literal(bytes.fromhex(str(value["hex"])))
-        size, seed = value.get("size"), value.get("seed")
+        size, seed, salt = value.get("size"), value.get("seed"), value.get("salt", "")
         if not isinstance(size, int) or not isinstance(seed, int) or size < 0:
             raise ValueError(f"a generated payload needs a size and a seed, not {value!r}")
-        return cls.generated(size, seed)
+        if not isinstance(salt, str):
+            raise ValueError(f"a payload's salt is a string, not {salt!r}")
+        return cls.generated(size, seed, salt)
 
 
 @dataclass(frozen=True)

@@ -19,12 +19,15 @@ from __future__ import annotations
 import collections
 import contextlib
 import os
+import re
 import shlex
 import signal
 import socket
 import subprocess
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import IO, Protocol
 
 #: How long a spawned server may take to accept its first connection.
@@ -33,6 +36,8 @@ STARTUP_TIMEOUT = 15.0
 STOP_GRACE = 2.0
 #: Lines of a spawned server's output kept for error messages.
 KEPT_LINES = 40
+#: A line that names an exception, as the last line of a traceback does.
+EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt|Group)\b")
 #: Characters of a dead server's last line shown in a reason.
 SHOWN_LAST_WORDS = 200
 
@@ -63,19 +68,21 @@ class Target(Protocol):
     def stop(self) -> None: ...
 
 
-def wait_until_accepting(address: tuple[str, int], timeout: float, alive: object = None) -> bool:
-    """Poll ``address`` until a TCP connect succeeds; False after ``timeout`` s."""
+def wait_until_accepting(
+    address: tuple[str, int], timeout: float, alive: Callable[[], bool] | None = None
+) -> bool:
+    """Poll ``address`` until a TCP connect succeeds; False after ``timeout`` s or if it dies."""
     limit = time.monotonic() + timeout
     delay = 0.005
     while time.monotonic() < limit:
-        if callable(alive) and not alive():
+        if alive is not None and not alive():
             return False
         try:
             with socket.create_connection(address, timeout=max(0.05, limit - time.monotonic())):
                 return True
         except OSError:
             time.sleep(delay)
-            delay = min(delay * 2, 0.1)
+            delay = min(delay * 1.5, 0.05)
     return False
 
 
@@ -124,8 +131,66 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
+@dataclass
+class ServerProcess:
+    """One running copy of a spawned server, with the drains that keep its pipes empty."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    drains: list[threading.Thread]
+    stdout: collections.deque[str] = field(
+        default_factory=lambda: collections.deque(maxlen=KEPT_LINES)
+    )
+    stderr: collections.deque[str] = field(
+        default_factory=lambda: collections.deque(maxlen=KEPT_LINES)
+    )
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def last_words(self) -> str:
+        """The line that best says why it died: an exception line, else the last line."""
+        for thread in self.drains:
+            thread.join(0.5)  # let the last words arrive
+        for lines in (self.stderr, self.stdout):
+            text = [line.strip(" |+-") for line in lines if re.search(r"[A-Za-z]", line)]
+            for line in reversed(text):
+                if EXCEPTION_LINE.match(line):
+                    return line
+            if text:
+                return text[-1]
+        return ""
+
+    def kill(self) -> None:
+        """Stop it and every process in its session, then close its pipes."""
+        process = self.process
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(STOP_GRACE)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait(STOP_GRACE)
+        else:
+            # The leader is gone; its children may not be.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)
+        for thread in self.drains:
+            thread.join(STOP_GRACE)
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
+
+
 class SpawnedTarget:
-    """A server echofuzz starts from a command line containing ``{port}``."""
+    """A server echofuzz starts from a command line containing ``{port}``.
+
+    Once restarts become frequent (after a failure, every test case starts on a
+    fresh server), a spare copy is launched ahead of time, so that a restart
+    costs a swap rather than an interpreter start-up.
+    """
 
     def __init__(
         self, command: str, host: str = "127.0.0.1", startup_timeout: float = STARTUP_TIMEOUT
@@ -144,20 +209,16 @@ class SpawnedTarget:
         self.description = command
         self.restartable = True
         self.restarts = 0
-        self._port = 0
-        self._process: subprocess.Popen[bytes] | None = None
-        self._drains: list[threading.Thread] = []
-        self.stdout: collections.deque[str] = collections.deque(maxlen=KEPT_LINES)
-        self.stderr: collections.deque[str] = collections.deque(maxlen=KEPT_LINES)
+        self.keep_spare = False
+        self._current: ServerProcess | None = None
+        self._spare: ServerProcess | None = None
 
     def address(self) -> tuple[str, int]:
-        return self.host, self._port
+        return self.host, self._current.port if self._current else 0
 
-    def start(self) -> None:
-        self._port = free_port(self.host)
-        argv = [word.replace("{port}", str(self._port)) for word in self.words]
-        self.stdout.clear()
-        self.stderr.clear()
+    def _launch(self) -> ServerProcess:
+        port = free_port(self.host)
+        argv = [word.replace("{port}", str(port)) for word in self.words]
         try:
             process = subprocess.Popen(
                 argv,
@@ -168,82 +229,62 @@ class SpawnedTarget:
             )
         except OSError as exc:
             raise TargetError(f"cannot start {argv[0]!r}: {exc.strerror or exc}") from None
-        self._process = process
+        server = ServerProcess(process, port, [])
         assert process.stdout is not None and process.stderr is not None
-        self._drains = [
-            threading.Thread(target=self._drain, args=(stream, lines), daemon=True)
-            for stream, lines in ((process.stdout, self.stdout), (process.stderr, self.stderr))
-        ]
-        for thread in self._drains:
+        for stream, lines in ((process.stdout, server.stdout), (process.stderr, server.stderr)):
+            thread = threading.Thread(target=drain, args=(stream, lines), daemon=True)
             thread.start()
-        ready = wait_until_accepting(
-            self.address(), self.startup_timeout, alive=lambda: process.poll() is None
-        )
-        if not ready:
+            server.drains.append(thread)
+        return server
+
+    def start(self) -> None:
+        server, self._spare = self._spare or self._launch(), None
+        self._current = server
+        if not wait_until_accepting((self.host, server.port), self.startup_timeout, server.alive):
             notice = self.death_notice()
             self.stop()
             if notice:
                 raise TargetError(f"the server {notice}")
             raise TargetError(
-                f"the server did not accept connections on {self.host}:{self._port} "
+                f"the server did not accept connections on {self.host}:{server.port} "
                 f"within {self.startup_timeout:g} s"
             )
-
-    @staticmethod
-    def _drain(stream: IO[bytes], lines: collections.deque[str]) -> None:
-        for line in iter(stream.readline, b""):
-            lines.append(line.decode(errors="replace").rstrip())
+        if self.keep_spare:
+            self._spare = self._launch()
 
     def death_notice(self, grace: float = 0.0) -> str | None:
-        process = self._process
-        if process is None:
+        server = self._current
+        if server is None:
             return None
-        try:
-            process.wait(grace) if grace > 0 else None
-        except subprocess.TimeoutExpired:
+        if grace > 0:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                server.process.wait(grace)
+        if server.alive():
             return None
-        if process.poll() is None:
-            return None
-        for thread in self._drains:
-            thread.join(0.5)  # let the last words arrive
-        said = ""
-        for lines in (self.stderr, self.stdout):  # a traceback's last line says most
-            last = next((line.strip() for line in reversed(lines) if line.strip()), "")
-            if last:
-                cut = last if len(last) <= SHOWN_LAST_WORDS else last[:SHOWN_LAST_WORDS] + "..."
-                said = f": {cut}"
-                break
-        return f"exited with status {process.returncode}{said}"
+        said = server.last_words()
+        if len(said) > SHOWN_LAST_WORDS:
+            said = said[:SHOWN_LAST_WORDS] + "..."
+        return f"exited with status {server.process.returncode}" + (f": {said}" if said else "")
 
     def ensure_running(self, force_restart: bool = False) -> bool:
-        process = self._process
-        if not force_restart and process is not None and process.poll() is None:
+        if not force_restart and self._current is not None and self._current.alive():
             return False
-        self.stop()
+        self.keep_spare = True  # restarts have begun; they tend to continue
+        server, self._current = self._current, None
+        if server is not None:
+            server.kill()
         self.restarts += 1
         self.start()
         return True
 
     def stop(self) -> None:
-        process, self._process = self._process, None
-        if process is None:
-            return
-        if process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(STOP_GRACE)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait(STOP_GRACE)
-        else:
-            # The leader is gone; its children may not be.
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(process.pid, signal.SIGKILL)
-        for thread in self._drains:
-            thread.join(STOP_GRACE)
-        for stream in (process.stdout, process.stderr):
-            if stream is not None:
-                stream.close()
-        self._drains = []
+        for server in (self._current, self._spare):
+            if server is not None:
+                server.kill()
+        self._current = self._spare = None
+
+
+def drain(stream: IO[bytes], lines: collections.deque[str]) -> None:
+    """Read a pipe to its end, keeping the last lines: the server never blocks on output."""
+    for line in iter(stream.readline, b""):
+        lines.append(line.decode(errors="replace").rstrip())

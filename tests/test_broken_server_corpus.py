@@ -1,0 +1,72 @@
+"""The fuzzer catches every deliberately broken server in the corpus, and passes every correct one.
+
+Each server in ``tests/corpus/`` declares ``EXPECTED = "caught"`` or ``"clean"``.
+A broken one must be caught under the default profile and shrunk to a short
+reproduction, and that reproduction, replayed by the standalone script against
+a fresh copy of the server, must reproduce. A correct one must pass with no
+false alarm.
+"""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from spec.echo.replay_script import replay
+from spec.echo.targets import SpawnedTarget
+from tests.echo_targets import CORPUS, corpus_command, describe, fuzz
+
+#: Longest reproduction accepted, in steps (history-dependent bugs excepted).
+SHORT = 12
+#: Fresh-server replays the standalone script gets to reproduce a failure.
+REPLAYS = 3
+
+
+def declared(path: Path, name: str) -> object:
+    """A module-level constant of a corpus server, read without running the server."""
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == name for t in node.targets
+        ):
+            return ast.literal_eval(node.value)
+    raise LookupError(f"{path.name} declares no {name}")
+
+
+SERVERS = sorted(p for p in CORPUS.glob("*.py") if p.name != "server_cli.py")
+BROKEN = [p for p in SERVERS if declared(p, "EXPECTED") == "caught"]
+CORRECT = [p for p in SERVERS if declared(p, "EXPECTED") == "clean"]
+
+
+def test_the_corpus_has_at_least_fifteen_broken_servers_in_four_styles():
+    assert len(BROKEN) >= 15
+    styles = {declared(p, "STYLE") for p in BROKEN}
+    assert {"threads", "trio"} <= styles
+    assert any(str(s).startswith("asyncio") for s in styles)
+    assert any(str(s).startswith("select") for s in styles)
+
+
+@pytest.mark.parametrize("server", BROKEN, ids=[p.stem for p in BROKEN])
+def test_every_broken_server_is_caught_and_its_reproduction_replays(server):
+    result = fuzz(corpus_command(server), shrink_seconds=8.0)
+    assert result.verdict == "fail", describe(result)
+    steps = result.reproduction or []
+    if not result.history_dependent:
+        assert len(steps) <= SHORT, describe(result)
+    # Crashes that race with the client's next step may need a second try.
+    target = SpawnedTarget(corpus_command(server))
+    target.start()
+    try:
+        for _ in range(REPLAYS):
+            target.ensure_running(force_restart=True)
+            reproduced = replay(target.address(), [s.to_json() for s in steps], deadline=1.0)
+            if reproduced is not None:
+                break
+    finally:
+        target.stop()
+    assert reproduced is not None, describe(result)
+
+
+@pytest.mark.parametrize("server", CORRECT, ids=[p.stem for p in CORRECT])
+def test_every_correct_server_passes_without_a_false_alarm(server):
+    result = fuzz(corpus_command(server))
+    assert result.verdict == "pass", describe(result)
