@@ -20,6 +20,7 @@ Every wait is bounded by ``--deadline`` (plus an allowance for large payloads).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import random
 import socket
@@ -161,9 +162,11 @@ class ReplayConnection:
 
     def close(self, abortive: bool) -> None:
         if abortive:
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            with contextlib.suppress(OSError):
+                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.reading.set()
         self.sock.close()
+        self.reader.join(1.0)
 
 
 def check_echo(name: str, sent: bytes, received: bytes, remote: str, until_eof: bool) -> None:
@@ -208,8 +211,11 @@ def replay(address: tuple[str, int], steps: list[dict[str, object]], deadline: f
 
     def half_close(step: dict[str, object]) -> None:
         c = conns.pop(str(step["conn"]))
-        c.sock.shutdown(socket.SHUT_WR)
         try:
+            try:
+                c.sock.shutdown(socket.SHUT_WR)
+            except OSError as exc:
+                raise Divergence(f"{c.name}: half-close failed: {exc}") from None
             c.settle(deadline, until_eof=True)
         finally:
             c.close(abortive=False)
@@ -226,7 +232,8 @@ def replay(address: tuple[str, int], steps: list[dict[str, object]], deadline: f
 
     def connect_reset(step: dict[str, object]) -> None:
         name = str(step["conn"])
-        ReplayConnection(name, address, deadline).close(abortive=True)
+        conns[name] = ReplayConnection(name, address, deadline)
+        conns.pop(name).close(abortive=True)
 
     def burst(step: dict[str, object]) -> None:
         sends = step["sends"]
@@ -255,8 +262,7 @@ def replay(address: tuple[str, int], steps: list[dict[str, object]], deadline: f
             conns[name].reading.set()
             half_close({"conn": name})
         connect({"conn": "probe"})
-        probe = conns["probe"]
-        probe.send(b"probe", deadline)
+        conns["probe"].send(b"probe", deadline)
         half_close({"conn": "probe"})
 
     dispatch: dict[str, Callable[[dict[str, object]], None]] = {
@@ -277,6 +283,8 @@ def replay(address: tuple[str, int], steps: list[dict[str, object]], deadline: f
             dispatch[str(step["op"])](step)
     except Divergence as exc:
         return str(exc)
+    except OSError as exc:  # anything the server did that the steps above did not expect
+        return f"socket error: {exc}"
     finally:
         for c in conns.values():
             c.close(abortive=True)
