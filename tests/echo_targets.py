@@ -42,7 +42,11 @@ def fuzz(command: str, **options: object) -> FuzzResult:
 
 def describe(result: FuzzResult) -> str:
     """A failure message that shows the reproduction, for assertion output."""
-    lines = [f"verdict={result.verdict} reason={result.reason}"]
+    lines = [
+        f"verdict={result.verdict} reason={result.reason}",
+        f"reproduced={result.reproduced} history_dependent={result.history_dependent} "
+        f"examples={result.examples} notes={result.notes}",
+    ]
     for number, step in enumerate(result.reproduction or [], 1):
         lines.append(f"  {number}. {step.describe()}")
     return "\n".join(lines)
