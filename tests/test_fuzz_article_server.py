@@ -62,7 +62,5 @@ def test_the_fuzzer_finds_and_shrinks_each_bug_of_the_article_select_server(bug)
     assert result.verdict == "fail", describe(result)
     assert bug.last_words in (result.reason or ""), describe(result)
     ops = [step.op for step in result.reproduction or []]
-    # Known weakness (see the closing note of issue 3): a crash whose cause raced
-    # into the next test case can shrink to a reproduction that omits its trigger.
     assert bug.trigger in ops, describe(result)
     assert len(ops) <= bug.max_steps, describe(result)
