@@ -8,6 +8,7 @@ false alarm.
 """
 
 import ast
+import os
 from pathlib import Path
 
 import pytest
@@ -20,15 +21,12 @@ from tests.echo_targets import CORPUS, corpus_command, describe, fuzz
 SHORT = 12
 #: Fresh-server replays the standalone script gets to reproduce a failure.
 REPLAYS = 3
-#: Bugs whose reproduction races the server (a crash shows only if it wins, a stall
-#: depends on kernel buffer autotuning) or needs the server's earlier history: the
-#: fuzzer reports them, but a replay by the standard-library script is not certain.
-NOT_CERTAIN_TO_REPLAY = {
-    "asyncio_protocol_every_40th_connection_mangled",
-    "asyncio_streams_leaks_slots_after_ten",
-    "select_blocking_sendall_stalls_everyone",
-    "trio_crashes_on_client_reset",
-}
+#: Bugs whose shrunk reproduction sits on a knife's edge: the head-of-line stall
+#: needs the unread echo to exceed the kernel's buffers, and the shrinker halves the
+#: payload down to just over that edge, where the standard-library client's timing
+#: (threads, not trio) may fall short. The fuzzer's own replays confirm it 3 times.
+#: Set ECHOFUZZ_STRICT_REPLAY=1 to demand a standalone replay of these too.
+NOT_CERTAIN_TO_REPLAY = {"select_blocking_sendall_stalls_everyone"}
 
 
 def declared(path: Path, name: str) -> object:
@@ -72,7 +70,7 @@ def test_every_broken_server_is_caught_and_its_reproduction_replays(server):
                 break
     finally:
         target.stop()
-    if server.stem not in NOT_CERTAIN_TO_REPLAY:
+    if server.stem not in NOT_CERTAIN_TO_REPLAY or os.environ.get("ECHOFUZZ_STRICT_REPLAY"):
         assert reproduced is not None, describe(result)
 
 
