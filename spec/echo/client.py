@@ -37,6 +37,7 @@ class ClientConnection:
         self.sock = sock
         self.ledger = Ledger()
         self.write_error: str | None = None
+        self.written = 0  # bytes the kernel has taken from this client so far
         self._changed = trio.Event()
         self._reading = trio.Event()
         self._writer_done = trio.Event()
@@ -108,6 +109,7 @@ class ClientConnection:
         try:
             while view:
                 sent = await self.sock.send(view[:WRITE_SIZE])
+                self.written += sent
                 view = view[sent:]
         except (OSError, trio.ClosedResourceError) as exc:
             if not self._closed:
@@ -134,6 +136,21 @@ class ClientConnection:
                     self._writer_done.set()
 
         nursery.start_soon(write)
+
+    async def wait_for_back_pressure(self, timeout: float, quiet: float) -> None:
+        """Wait until the background write is done or has made no progress for ``quiet`` s.
+
+        A slow reader's step means "the server has felt the back-pressure": a
+        correct server has stopped reading, a broken one has done whatever it
+        does when its sends would block. Without this wait that moment would
+        depend on how long the next steps happen to take.
+        """
+        with trio.move_on_after(timeout):
+            last = -1
+            while not self._writer_done.is_set() and self.written != last:
+                last = self.written
+                with trio.move_on_after(quiet):
+                    await self._writer_done.wait()
 
     async def wait_written(self, timeout: float) -> bool:
         """Wait for a background write to finish (a half-close must not cut it short)."""

@@ -32,7 +32,7 @@ import trio
 from spec.echo.client import ClientConnection
 from spec.echo.model import Ledger, check_prefix, check_settled
 from spec.echo.portal import TrioThread
-from spec.echo.replay_script import allowance
+from spec.echo.replay_script import BACK_PRESSURE_QUIET, allowance
 from spec.echo.steps import Payload, Step
 
 #: The oracle's wait bound is this many times the target's, and at least ORACLE_FLOOR s.
@@ -189,6 +189,9 @@ class DifferentialExecutor:
         thunks: list[Callable[[], Awaitable[Any]]] = []
         for name in names:
             pair = self.pairs[name]
+            # Waiting for echoes means reading them, even on a slow reader.
+            pair.target.resume_reading()
+            pair.oracle.resume_reading()
             owed = len(pair.target.ledger.sent)
             thunks.append(partial(pair.target.settle, until_eof, self._limit(owed)))
             thunks.append(partial(pair.oracle.settle, until_eof, self._oracle_limit(owed)))
@@ -233,8 +236,16 @@ class DifferentialExecutor:
         return problems
 
     async def _reset(self, step: Step) -> list[str]:
+        """RST once the echoes are back; a slow reader is reset with data in flight.
+
+        Resetting a connection whose data the server may not have read yet races
+        the server's first look at it; waiting for the echoes first makes the
+        step mean the same thing on every replay. Resets with data in flight stay
+        reachable through slow readers.
+        """
+        problems = [] if self.pairs[step.conn].slow else await self._settle([step.conn], False)
         self.pairs.pop(step.conn).close(abortive=True)
-        return []
+        return problems
 
     async def _connect_reset(self, step: Step) -> list[str]:
         problems = await self._open(step.conn)
@@ -258,6 +269,7 @@ class DifferentialExecutor:
             data = step.payload.materialize(step.conn)
             pair.target.send_in_background(data, self.portal.nursery)
             pair.oracle.send_in_background(data, self.portal.nursery)
+            await pair.target.wait_for_back_pressure(self._limit(len(data)), BACK_PRESSURE_QUIET)
         return problems
 
     async def _slow_drain(self, step: Step) -> list[str]:

@@ -32,7 +32,7 @@ from hypothesis.database import ExampleDatabase
 from hypothesis.errors import Flaky
 from hypothesis.stateful import run_state_machine_as_test
 
-from spec.echo.executor import DifferentialExecutor
+from spec.echo.executor import DifferentialExecutor, OracleFailure
 from spec.echo.machine import EchoDivergence, EchoMachine
 from spec.echo.oracle import EchoOracle
 from spec.echo.portal import TrioThread
@@ -355,6 +355,8 @@ class Campaign:
                 problems = self._with_death_notice(executor.execute(step))
                 if problems:
                     return problems[0]
+        except OracleFailure:
+            return None  # a candidate the oracle cannot follow is no reproduction
         finally:
             executor.discard()
         return None

@@ -14,6 +14,7 @@ single bug and shrinks towards it (see ``_run`` for why not earlier).
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 from hypothesis import strategies as st
@@ -47,14 +48,25 @@ def sizes(low_exponent: int, high: int) -> st.SearchStrategy[int]:
     return st.builds(size, st.integers(low_exponent, top), st.integers(0, 1023))
 
 
+@functools.lru_cache(maxsize=16)
 def payloads(max_size: int) -> st.SearchStrategy[Payload]:
-    """Short literal payloads, every byte value at once, and big generated ones."""
+    """Short literal payloads, every byte value at once, and big generated ones.
+
+    Cached: a strategy is immutable, and building one per draw (then validating
+    it and computing its properties again) cost more than the draw itself.
+    """
     literal = st.binary(min_size=1, max_size=48).map(Payload.literal)
     every = st.just(Payload.literal(EVERY_BYTE))
     if max_size <= 256:
         return st.one_of(literal, every)
     generated = st.builds(Payload.generated, sizes(8, max_size), st.integers(0, 255))
     return st.one_of(literal, every, generated)
+
+
+@functools.lru_cache(maxsize=256)
+def burst_members(names: tuple[str, ...]) -> st.SearchStrategy[list[str]]:
+    """Two or more distinct connections out of ``names``; cached like ``payloads``."""
+    return st.lists(st.sampled_from(names), min_size=2, max_size=len(names), unique=True)
 
 
 class EchoMachine(RuleBasedStateMachine):
@@ -158,10 +170,7 @@ class EchoMachine(RuleBasedStateMachine):
     @precondition(lambda self: self._enabled("burst") and len(self.open) >= 2)
     @rule(data=st.data())
     def burst(self, data: st.DataObject) -> None:
-        names = data.draw(
-            st.lists(st.sampled_from(self.open), min_size=2, max_size=len(self.open), unique=True),
-            label="connections",
-        )
+        names = data.draw(burst_members(tuple(self.open)), label="connections")
         each = payloads(self.campaign.options.max_payload)
         sends = tuple(
             (name, data.draw(each, label=f"payload for {name}").salted(name)) for name in names

@@ -37,6 +37,8 @@ EMBEDDED_DEADLINE: float | None = None
 #: Bytes per second a correct server is assumed to sustain on loopback, used to
 #: stretch deadlines for large payloads (deliberately pessimistic).
 ASSUMED_THROUGHPUT = 5_000_000
+#: A slow reader's writes have met back-pressure once they stall for this long (s).
+BACK_PRESSURE_QUIET = 0.05
 #: Receive-buffer size a slow reader asks for, so that flow control bites early.
 SLOW_READER_RCVBUF = 4096
 
@@ -87,6 +89,7 @@ class ReplayConnection:
         self.reading.set()
         self.writer: threading.Thread | None = None
         self.write_error: str | None = None
+        self.written = 0
         self.sock = socket.socket(socket.AF_INET6 if ":" in address[0] else socket.AF_INET)
         if rcvbuf:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
@@ -134,16 +137,31 @@ class ReplayConnection:
         self.sent += data
 
         def write() -> None:
+            view = memoryview(data)
             try:
-                self.sock.sendall(data)
+                while view:
+                    sent = self.sock.send(view[:65536])
+                    self.written += sent
+                    view = view[sent:]
             except OSError as exc:
                 self.write_error = str(exc)
 
         self.writer = threading.Thread(target=write, daemon=True)
         self.writer.start()
 
+    def wait_for_back_pressure(self, timeout: float) -> None:
+        """Return once the background write is done or has stalled for BACK_PRESSURE_QUIET s."""
+        limit = time.monotonic() + timeout
+        last = -1
+        while self.writer is not None and self.written != last and time.monotonic() < limit:
+            last = self.written
+            self.writer.join(BACK_PRESSURE_QUIET)
+            if not self.writer.is_alive():
+                return
+
     def settle(self, deadline: float, until_eof: bool) -> None:
         """Wait for every echo (and EOF if asked), then check what came back."""
+        self.reading.set()
         limit = time.monotonic() + allowance(deadline, len(self.sent))
         if self.writer is not None:
             self.writer.join(max(0.0, limit - time.monotonic()))
@@ -165,8 +183,12 @@ class ReplayConnection:
             with contextlib.suppress(OSError):
                 self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.reading.set()
-        self.sock.close()
+        # Wake the reader thread first: a socket closed under a blocked recv() is not
+        # released (and sends neither FIN nor RST) until that recv() returns.
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RD)
         self.reader.join(1.0)
+        self.sock.close()
 
 
 def check_echo(name: str, sent: bytes, received: bytes, remote: str, until_eof: bool) -> None:
@@ -228,7 +250,12 @@ def replay(address: tuple[str, int], steps: list[dict[str, object]], deadline: f
             c.close(abortive=False)
 
     def reset(step: dict[str, object]) -> None:
-        conns.pop(str(step["conn"])).close(abortive=True)
+        c = conns.pop(str(step["conn"]))
+        try:
+            if c.reading.is_set():  # not a slow reader: its echoes come back first
+                c.settle(deadline, until_eof=False)
+        finally:
+            c.close(abortive=True)
 
     def connect_reset(step: dict[str, object]) -> None:
         name = str(step["conn"])
@@ -250,7 +277,9 @@ def replay(address: tuple[str, int], steps: list[dict[str, object]], deadline: f
         c = ReplayConnection(name, address, deadline, rcvbuf=rcvbuf)
         c.reading.clear()
         conns[name] = c
-        c.send_in_background(payload(step, name))
+        data = payload(step, name)
+        c.send_in_background(data)
+        c.wait_for_back_pressure(allowance(deadline, len(data)))
 
     def slow_drain(step: dict[str, object]) -> None:
         c = conn(step)

@@ -145,7 +145,7 @@ class Step:
             assert self.payload is not None
             return (
                 f"{target}connect(SO_RCVBUF={self.rcvbuf}); send "
-                f"{self.payload.describe()} without reading"
+                f"{self.payload.describe()} without reading, until the server pushes back"
             )
         if self.op == "send":
             assert self.payload is not None
@@ -159,7 +159,7 @@ class Step:
             "expect": "expect all echoes on {c}",
             "half_close": "half-close {c}; expect the rest of the echo, then EOF",
             "close": "expect all echoes on {c}, then close it",
-            "reset": "reset {c} (SO_LINGER 0)",
+            "reset": "expect all echoes on {c} (unless it is a slow reader), then reset it",
             "slow_drain": "start reading {c}; expect all echoes",
         }
         return words[self.op].format(c=self.conn)
