@@ -45,7 +45,7 @@ BUGS = [
         frozenset({"connect_reset", "reset"}),
         "BlockingIOError",
         "slow_start",
-        12,
+        16,  # the kernel's buffers make the edge fuzzy: shorter variants crash only sometimes
         ignore=("Errno 107", "ConnectionResetError"),
     ),
 ]

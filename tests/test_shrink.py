@@ -122,3 +122,23 @@ def test_renumbering_names_connections_in_order_and_fixes_the_reason():
 def test_joined_test_cases_keep_their_connections_apart():
     joined = tag_connections([[connect("c1"), FINISH], [connect("c1"), FINISH]])
     assert joined[0].conn != joined[2].conn
+
+
+def test_a_halved_generated_payload_is_a_prefix_of_the_original_whatever_its_connection():
+    steps = [
+        Step("connect", conn="c5"),
+        Step("send", conn="c5", payload=Payload.generated(4096, 7, salt="c5")),
+        reset("c5"),
+    ]
+    original = steps[1].payload.materialize("c5")
+
+    def fails_on_byte_100(candidate):
+        for step in candidate:
+            if step.op == "send" and len(step.payload.materialize(step.conn)) > 100:
+                assert step.payload.materialize("c1") == original[: step.payload.size]
+                return reset_after_data(candidate)
+        return None
+
+    shrunk, _ = shrink(steps, reset_after_data(steps), fails_on_byte_100)
+    renamed, _ = renumber(shrunk, "")
+    assert renamed[1].payload.materialize(renamed[1].conn) == original[: renamed[1].payload.size]

@@ -107,7 +107,7 @@ def smaller_payloads(payload: Payload) -> list[Payload]:
     if payload.literal_bytes is None:
         if payload.size <= 1:
             return []
-        return [Payload.generated(payload.size // 2, payload.seed)]
+        return [replace(payload, size=payload.size // 2)]  # same seed and salt: a prefix
     data = payload.literal_bytes
     if len(data) <= 1:
         return []

@@ -19,6 +19,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import os
+import random
 import re
 import shlex
 import signal
@@ -34,6 +35,10 @@ from typing import IO, Protocol
 STARTUP_TIMEOUT = 15.0
 #: How long a stopping server gets between SIGTERM and SIGKILL.
 STOP_GRACE = 2.0
+#: Random ports tried before letting the kernel pick one.
+PORT_TRIES = 50
+#: Starts retried on a fresh port when the server says its port is in use.
+BIND_RETRIES = 3
 #: Lines of a spawned server's output kept for error messages.
 KEPT_LINES = 40
 #: A line that names an exception, as the last line of a traceback does.
@@ -125,8 +130,33 @@ class AddressTarget:
         pass
 
 
+def ephemeral_ports() -> range:
+    """The kernel's range for outgoing connections' local ports (Linux; a safe guess elsewhere)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range", encoding="ascii") as f:
+            low, high = (int(word) for word in f.read().split())
+    except (OSError, ValueError):
+        low, high = 32768, 60999
+    return range(low, high + 1)
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
+    """A port that is free now and outside the ephemeral range.
+
+    The fuzzer's own client sockets take ephemeral ports by the thousand; a
+    server told to listen on one of those may find it taken by the time it
+    binds. Ports below the ephemeral range are only ever taken on purpose.
+    """
+    ephemeral = ephemeral_ports()
+    candidates = [p for p in range(10000, 30000) if p not in ephemeral]
+    for port in random.sample(candidates, min(PORT_TRIES, len(candidates))):
+        with socket.socket() as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as s:  # everything tried was taken: let the kernel choose
         s.bind((host, 0))
         return int(s.getsockname()[1])
 
@@ -238,15 +268,21 @@ class SpawnedTarget:
         return server
 
     def start(self) -> None:
-        server, self._spare = self._spare or self._launch(), None
-        self._current = server
-        if not wait_until_accepting((self.host, server.port), self.startup_timeout, server.alive):
+        for attempt in range(BIND_RETRIES):
+            server, self._spare = self._spare or self._launch(), None
+            self._current = server
+            port = server.port
+            if wait_until_accepting((self.host, port), self.startup_timeout, server.alive):
+                break
             notice = self.death_notice()
+            if notice and "in use" in notice and attempt + 1 < BIND_RETRIES:
+                server.kill()  # someone took the port between our check and its bind
+                continue
             self.stop()
             if notice:
                 raise TargetError(f"the server {notice}")
             raise TargetError(
-                f"the server did not accept connections on {self.host}:{server.port} "
+                f"the server did not accept connections on {self.host}:{port} "
                 f"within {self.startup_timeout:g} s"
             )
         if self.keep_spare:

@@ -1,0 +1,98 @@
+"""Where a campaign keeps the failures it finds: nowhere, a directory, or Redis.
+
+Hypothesis saves every failing test case in its example database and replays
+those first on the next run (its "reuse" phase), before generating anything
+new. Pointed at a shared place, that turns separate runs into one search: a
+failure found by one pytest-xdist worker, or on one CI machine, is the first
+thing every other run tries. A directory serves the workers of one machine (or
+machines sharing a file system); Redis serves machines that share nothing else.
+
+The choice is spelled as one string so that the command line and the pytest
+plugin accept the same thing:
+
+>>> open_database("none") is None
+True
+>>> open_database("")
+Traceback (most recent call last):
+    ...
+spec.echo.databases.DatabaseError: --database needs DIR, redis://HOST:PORT or none
+
+The default everywhere is ``none``: a run is then fully described by its seed
+and options, so that "rerun with --seed N" means exactly that. Entries are
+keyed by Hypothesis from the machine's source; failures found against one
+server are also tried first against another, which is harmless and often
+informative.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+from hypothesis.database import DirectoryBasedExampleDatabase, ExampleDatabase
+
+#: Keys of echofuzz entries in a Redis shared with other users of Hypothesis.
+REDIS_PREFIX = b"echofuzz-example:"
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+#: How long to wait for Redis before calling it unreachable.
+REDIS_TIMEOUT = 3.0
+
+
+class DatabaseError(Exception):
+    """The database option cannot be honoured; the message is one line for the user."""
+
+
+def open_database(spec: str | None) -> ExampleDatabase | None:
+    """``none`` (or None) for no database, a ``redis://`` URL, or a directory path."""
+    if spec is None or spec.strip().lower() == "none":
+        return None
+    if not spec.strip():
+        raise DatabaseError("--database needs DIR, redis://HOST:PORT or none")
+    if spec.startswith(REDIS_SCHEMES):
+        return _redis_database(spec)
+    return _directory_database(Path(spec).expanduser())
+
+
+def close_database(database: ExampleDatabase | None) -> None:
+    """Release what a database holds open (a Redis client's connections); others hold nothing."""
+    client = getattr(database, "redis", None)
+    if client is not None:
+        client.close()
+
+
+def _directory_database(path: Path) -> ExampleDatabase:
+    if path.exists() and not path.is_dir():
+        raise DatabaseError(f"the example database {str(path)!r} exists and is not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DatabaseError(
+            f"cannot create the example database {str(path)!r}: {exc.strerror or exc}"
+        ) from None
+    return DirectoryBasedExampleDatabase(path)
+
+
+def _redis_database(url: str) -> ExampleDatabase:
+    """Imported lazily: redis is an optional extra, and most runs never need it."""
+    try:
+        redis: Any = importlib.import_module("redis")
+        extra: Any = importlib.import_module("hypothesis.extra.redis")
+    except ImportError:
+        raise DatabaseError(
+            f"--database {url} needs the redis package: pip install 'demystify-async[redis]'"
+        ) from None
+    try:
+        client = redis.Redis.from_url(
+            url, socket_connect_timeout=REDIS_TIMEOUT, socket_timeout=REDIS_TIMEOUT
+        )
+    except ValueError as exc:
+        raise DatabaseError(f"bad Redis URL {url!r}: {exc}") from None
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        client.close()
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise DatabaseError(f"cannot reach the example database at {url}: {reason}") from None
+    database: ExampleDatabase = extra.RedisExampleDatabase(client, key_prefix=REDIS_PREFIX)
+    return database
