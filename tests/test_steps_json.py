@@ -29,6 +29,7 @@ def steps(draw):
         sends=tuple(draw(st.lists(st.tuples(names, payloads), min_size=1, max_size=3)))
         if op == "burst"
         else (),
+        in_flight=draw(st.booleans()) if op == "reset" else False,
     )
 
 

@@ -159,8 +159,9 @@ class EchoMachine(RuleBasedStateMachine):
     def reset(self, pick: int) -> None:
         both = self.open + self.slow
         name = both[pick % len(both)]
-        (self.open if name in self.open else self.slow).remove(name)
-        self._run(Step("reset", conn=name))
+        slow = name in self.slow
+        (self.slow if slow else self.open).remove(name)
+        self._run(Step("reset", conn=name, in_flight=slow))
 
     @precondition(lambda self: self._enabled("connect_reset") and self._room())
     @rule()

@@ -121,6 +121,8 @@ class Step:
     payload: Payload | None = None
     sends: tuple[tuple[str, Payload], ...] = field(default=())
     rcvbuf: int = SLOW_READER_RCVBUF
+    #: For a reset: the connection is a slow reader, reset with its data in flight.
+    in_flight: bool = False
 
     def __post_init__(self) -> None:
         needs_payload = self.op in ("send", "slow_start")
@@ -153,13 +155,15 @@ class Step:
         if self.op == "burst":
             parts = ", ".join(f"{c}: {p.describe()}" for c, p in self.sends)
             return f"at once: send {{{parts}}}; expect all echoes"
+        if self.op == "reset" and self.in_flight:
+            return f"reset {self.conn} (SO_LINGER 0) with its echo still in flight"
         if self.op == "finish":
             return "finish: half-close every connection, expect EOF; a new connection echoes"
         words = {
             "expect": "expect all echoes on {c}",
             "half_close": "half-close {c}; expect the rest of the echo, then EOF",
             "close": "expect all echoes on {c}, then close it",
-            "reset": "expect all echoes on {c} (unless it is a slow reader), then reset it",
+            "reset": "expect all echoes on {c}, then reset it (SO_LINGER 0)",
             "slow_drain": "start reading {c}; expect all echoes",
         }
         return words[self.op].format(c=self.conn)
@@ -174,6 +178,8 @@ class Step:
             out["sends"] = [[c, p.to_json()] for c, p in self.sends]
         if self.op == "slow_start":
             out["rcvbuf"] = self.rcvbuf
+        if self.in_flight:
+            out["in_flight"] = True
         return out
 
     @classmethod
@@ -195,7 +201,10 @@ class Step:
         rcvbuf = value.get("rcvbuf", SLOW_READER_RCVBUF)
         if not isinstance(rcvbuf, int):
             raise ValueError(f"rcvbuf is a number of bytes, not {rcvbuf!r}")
-        return cls(op, conn=conn, payload=payload, sends=sends, rcvbuf=rcvbuf)
+        in_flight = value.get("in_flight", False)
+        if not isinstance(in_flight, bool):
+            raise ValueError(f"in_flight is true or false, not {in_flight!r}")
+        return cls(op, conn=conn, payload=payload, sends=sends, rcvbuf=rcvbuf, in_flight=in_flight)
 
 
 def steps_from_json(value: object) -> list[Step]:
