@@ -22,13 +22,13 @@ What makes it a correct echo server rather than the article's sketch:
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import errno
 import socket
 import sys
 
 from impl.loop import Task, accept, recv, run, sendall, sleep
+from impl.serving import announce, open_listener, parse_arguments
 
 CHUNK = 64 * 1024
 
@@ -59,23 +59,10 @@ async def serve(listener: socket.socket) -> None:
         Task(echo(conn))
 
 
-def listen(host: str, port: int) -> socket.socket:
-    listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind((host, port))
-    listener.listen(128)
-    listener.setblocking(False)
-    return listener
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True, help="0 lets the system choose")
-    args = parser.parse_args(argv)
-    with listen(args.host, args.port) as listener:
-        host, port = listener.getsockname()[:2]
-        print(f"listening on {host}:{port}", flush=True)
+    args = parse_arguments("python -m impl.async_echo", __doc__.splitlines()[0], argv)
+    with open_listener(args.host, args.port, blocking=False) as listener:
+        announce(listener)
         with contextlib.suppress(KeyboardInterrupt):
             run(serve(listener))
     return 0

@@ -37,41 +37,17 @@ Run it as ``python -m impl.blocking_echo --port N [--host H] [--verbose]``;
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import logging
 import socket
-import sys
 from collections.abc import Sequence
+
+from impl.serving import announce, configure_logging, open_listener, parse_arguments
 
 CHUNK_SIZE = 65536
 """How much to ask ``recv`` for at once: any size is correct, bigger is faster."""
 
 logger = logging.getLogger("impl.blocking_echo")
-
-
-def open_listener(host: str, port: int) -> socket.socket:
-    """Bind and listen; ``SO_REUSEADDR`` lets a restarted server reuse its port.
-
-    Without it, ``bind`` fails with ``EADDRINUSE`` for as long as connections
-    from the previous process sit in ``TIME_WAIT``.
-    """
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    listener = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind((host, port))
-        listener.listen()
-    except BaseException:
-        listener.close()
-        raise
-    return listener
-
-
-def announce(listener: socket.socket) -> None:
-    """Print the one line a parent process waits for, with the real port."""
-    host, port = listener.getsockname()[:2]
-    print(f"listening on {host}:{port}", flush=True)
 
 
 def echo_until_eof(conn: socket.socket) -> int:
@@ -112,26 +88,14 @@ def serve_forever(listener: socket.socket) -> None:
         serve_one(conn, peer)
 
 
-def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    """Read ``--port``, ``--host`` and ``--verbose`` from the command line."""
-    parser = argparse.ArgumentParser(
-        prog="python -m impl.blocking_echo",
-        description="Blocking echo server, serving one connection at a time.",
-    )
-    parser.add_argument("--port", type=int, required=True, help="0 picks a free port")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--verbose", action="store_true", help="log connections to stderr")
-    return parser.parse_args(argv)
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     """Listen, announce the port, and serve until killed."""
-    arguments = parse_arguments(argv)
-    if arguments.verbose:
-        logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(message)s")
-    else:
-        logger.addHandler(logging.NullHandler())
-        logger.propagate = False
+    arguments = parse_arguments(
+        "python -m impl.blocking_echo",
+        "Blocking echo server, serving one connection at a time.",
+        argv,
+    )
+    configure_logging(logger, arguments.verbose)
     with open_listener(arguments.host, arguments.port) as listener:
         announce(listener)
         with contextlib.suppress(KeyboardInterrupt):

@@ -43,13 +43,13 @@ Run it as ``python -m impl.select_echo --port N [--host H] [--verbose]``;
 
 from __future__ import annotations
 
-import argparse
 import enum
 import logging
 import select
 import socket
-import sys
 from collections.abc import Generator, Sequence
+
+from impl.serving import announce, configure_logging, open_listener, parse_arguments
 
 CHUNK_SIZE = 65536
 """How much one ``recv`` may take, which is also the most a task ever owes."""
@@ -180,48 +180,13 @@ def echo_connection(conn: socket.socket, peer: object) -> Task:
             logger.info("%s: connection ended by %r after %d bytes", peer, error, echoed)
 
 
-def open_listener(host: str, port: int) -> socket.socket:
-    """Bind and listen, non-blocking; ``SO_REUSEADDR`` allows quick restarts."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    listener = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind((host, port))
-        listener.listen()
-        listener.setblocking(False)
-    except BaseException:
-        listener.close()
-        raise
-    return listener
-
-
-def announce(listener: socket.socket) -> None:
-    """Print the one line a parent process waits for, with the real port."""
-    host, port = listener.getsockname()[:2]
-    print(f"listening on {host}:{port}", flush=True)
-
-
-def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    """Read ``--port``, ``--host`` and ``--verbose`` from the command line."""
-    parser = argparse.ArgumentParser(
-        prog="python -m impl.select_echo",
-        description="Echo server: generator tasks resumed by select().",
-    )
-    parser.add_argument("--port", type=int, required=True, help="0 picks a free port")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--verbose", action="store_true", help="log to stderr")
-    return parser.parse_args(argv)
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     """Listen, announce the port, and run the loop until killed."""
-    arguments = parse_arguments(argv)
-    if arguments.verbose:
-        logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(message)s")
-    else:
-        logger.addHandler(logging.NullHandler())
-        logger.propagate = False
-    listener = open_listener(arguments.host, arguments.port)
+    arguments = parse_arguments(
+        "python -m impl.select_echo", "Echo server: generator tasks resumed by select().", argv
+    )
+    configure_logging(logger, arguments.verbose)
+    listener = open_listener(arguments.host, arguments.port, blocking=False)
     loop = Loop(listener)
     with listener:
         loop.spawn(listener, accept_connections(listener, loop))

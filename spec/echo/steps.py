@@ -17,7 +17,7 @@ True
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 from spec.echo.replay_script import SLOW_READER_RCVBUF, generated_bytes
 
@@ -34,19 +34,7 @@ Op = Literal[
     "slow_drain",
     "finish",
 ]
-OPS: tuple[Op, ...] = (
-    "connect",
-    "send",
-    "expect",
-    "half_close",
-    "close",
-    "reset",
-    "connect_reset",
-    "burst",
-    "slow_start",
-    "slow_drain",
-    "finish",
-)
+OPS: tuple[Op, ...] = get_args(Op)
 
 #: Literal payloads up to this length are shown in full in reproductions.
 SHOWN_LITERAL = 24
