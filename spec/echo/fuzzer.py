@@ -41,6 +41,8 @@ from spec.echo.steps import OPS, Payload, Step
 from spec.echo.targets import Target, TargetError, wait_until_accepting
 
 MiB = 1 << 20
+#: Test cases remembered for explaining a failure that needs history (the most recent ones).
+HISTORY_CASES = 1000
 #: While shrinking, waits use this fraction of the deadline (the result is confirmed in full).
 SHRINK_DEADLINE = 0.25
 #: What the pre-flight check sends; digits survive case-mangling servers.
@@ -187,6 +189,7 @@ class Campaign:
         if failed:
             self.fresh_each_case = True
         self.history.append(list(steps))
+        del self.history[:-HISTORY_CASES]  # memory stays bounded on long runs
 
     def _progress(self) -> None:
         if not self.options.progress:
