@@ -114,6 +114,9 @@ class Loop:
         self._ready: deque[Callable[[], object]] = deque()
         self._selector = selectors.DefaultSelector()
         self._io_waiters: dict[tuple[int, int], Callable[[], None]] = {}
+        #: What the selector watches, fd -> events: kept here because asking the
+        #: selector (``get_map().get(fd)``) costs more than the rest of ``_watch``.
+        self._watched: dict[int, int] = {}
         self._tasks: set[Task[Any]] = set()
         self._dispatch: dict[type, Park] = {
             Future: self._park_on_future,
@@ -192,14 +195,19 @@ class Loop:
         for wanted in (selectors.EVENT_READ, selectors.EVENT_WRITE):
             if (fd, wanted) in self._io_waiters:
                 events |= wanted
-        registered = self._selector.get_map().get(fd)
-        if registered is None:
-            if events:
-                self._selector.register(fd, events)
+        registered = self._watched.get(fd, 0)
+        if events == registered:
+            return
+        if not registered:
+            self._selector.register(fd, events)
         elif not events:
             self._selector.unregister(fd)
-        elif registered.events != events:
+        else:
             self._selector.modify(fd, events)
+        if events:
+            self._watched[fd] = events
+        else:
+            del self._watched[fd]
 
     def _unwatch(self, key: tuple[int, int]) -> None:
         self._io_waiters.pop(key, None)
