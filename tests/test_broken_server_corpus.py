@@ -18,7 +18,7 @@ from spec.echo.targets import SpawnedTarget
 from tests.echo_targets import CORPUS, corpus_command, describe, fuzz
 
 #: Longest reproduction accepted, in steps (history-dependent bugs excepted).
-SHORT = 12
+SHORT = 16
 #: Fresh-server replays the standalone script gets to reproduce a failure.
 REPLAYS = 3
 #: Bugs whose shrunk reproduction sits on a knife's edge: the head-of-line stall

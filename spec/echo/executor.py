@@ -37,7 +37,7 @@ from spec.echo.steps import Payload, Step
 
 #: The oracle's wait bound is this many times the target's, and at least ORACLE_FLOOR s.
 ORACLE_SLACK = 5.0
-ORACLE_FLOOR = 10.0
+ORACLE_FLOOR = 30.0
 #: What the end-of-case probe sends on a fresh connection.
 PROBE = b"echofuzz probe\n"
 
