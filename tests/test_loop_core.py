@@ -5,6 +5,7 @@ from __future__ import annotations
 import doctest
 import importlib
 import inspect
+import os
 import socket
 import time
 
@@ -264,20 +265,87 @@ def test_accept_recv_and_sendall_work_on_real_loopback_sockets():
         assert loop.run(main()) == b"ping" * 1000
 
 
-def test_the_selector_forgets_a_socket_once_its_waiter_is_woken():
+def test_the_selector_forgets_a_socket_one_turn_after_its_last_waiter_is_woken():
     a, b = socket.socketpair()
     with a, b:
         a.setblocking(False)
         registered = []
 
         async def main():
+            selector = loop.core.get_running_loop()._selector
             b.sendall(b"x")
             data = await loop.recv(a, 1)
-            registered.append(loop.core.get_running_loop()._selector.get_map().get(a.fileno()))
+            registered.append(selector.get_map().get(a.fileno()) is not None)
+            await loop.yield_now()
+            registered.append(selector.get_map().get(a.fileno()) is not None)
             return data
 
         assert run_virtual(main()) == b"x"
-        assert registered == [None]
+        # Kept while the woken task might wait again, gone once a turn passed without it.
+        assert registered == [True, False]
+
+
+def test_a_socket_waiting_again_keeps_its_registration():
+    a, b = socket.socketpair()
+    with a, b:
+        a.setblocking(False)
+        calls = []
+
+        async def main():
+            selector = loop.core.get_running_loop()._selector
+            for name in ("register", "modify", "unregister"):
+                method = getattr(selector, name)
+
+                def counted(*args, _method=method, _name=name):
+                    calls.append(_name)
+                    return _method(*args)
+
+                setattr(selector, name, counted)
+            received = bytearray()
+            for _ in range(100):
+                b.sendall(b"x")
+                received += await loop.recv(a, 1)
+            return bytes(received)
+
+        assert run_virtual(main()) == b"x" * 100
+        # One registration for a hundred reads, dropped at the end (shutdown closes the selector).
+        assert calls == ["register"]
+
+
+def test_a_descriptor_number_reused_by_a_new_socket_in_the_same_turn_is_watched_afresh():
+    a, b = socket.socketpair()
+    c, d = socket.socketpair()
+    with b, c, d:
+        a.setblocking(False)
+        number = a.fileno()
+
+        async def read_from_the_reused_number():
+            b.sendall(b"x")
+            first = await loop.recv(a, 1)
+            # Still in the turn that woke us: a's registration is kept, but closing
+            # a takes it out of epoll, and the number goes to a new socket at once.
+            a.close()
+            os.dup2(c.fileno(), number)
+            reused = socket.socket(fileno=number)
+            with reused:
+                reused.setblocking(False)
+                d.sendall(b"y")
+                return first + await loop.recv(reused, 1)
+
+        async def main():
+            reader = loop.Task(read_from_the_reused_number())
+
+            async def watchdog():
+                await loop.sleep(5)
+                reader.cancel()  # the reused socket was never watched
+
+            dog = loop.Task(watchdog())
+            try:
+                return await reader
+            finally:
+                dog.cancel()
+
+        assert loop.run(main()) == b"xy"
 
 
 def test_the_timer_heap_drops_cancelled_timers_before_reporting_the_next_deadline():

@@ -24,11 +24,11 @@ Buffer = bytes | bytearray | memoryview
 
 
 async def wait_readable(sock: socket.socket) -> None:
-    await trap(WaitIO(sock.fileno(), selectors.EVENT_READ))
+    await trap(WaitIO(sock.fileno(), selectors.EVENT_READ, sock))
 
 
 async def wait_writable(sock: socket.socket) -> None:
-    await trap(WaitIO(sock.fileno(), selectors.EVENT_WRITE))
+    await trap(WaitIO(sock.fileno(), selectors.EVENT_WRITE, sock))
 
 
 async def accept(listener: socket.socket) -> tuple[socket.socket, Any]:
