@@ -1,19 +1,23 @@
-"""The oracle obeys the echo model: fuzzed against a second copy of itself, and checked directly."""
+"""The oracle obeys the echo model: fuzzed against both of its renditions, and checked directly."""
 
 import socket
 
+import pytest
 import trio
 
 from spec.echo.fuzzer import Campaign, FuzzOptions
-from spec.echo.oracle import EchoOracle
+from spec.echo.oracle import EchoOracle, StreamEchoOracle
 from spec.echo.portal import TrioThread
 from spec.echo.targets import AddressTarget
 from tests.echo_targets import describe
 
+RENDITIONS = pytest.mark.parametrize("oracle_class", [EchoOracle, StreamEchoOracle])
 
-def test_the_oracle_fuzzed_against_itself_never_diverges_from_the_model():
+
+@RENDITIONS
+def test_the_oracle_fuzzed_against_either_rendition_never_diverges_from_the_model(oracle_class):
     with TrioThread() as portal:
-        address = portal.call(EchoOracle().start, portal.nursery)
+        address = portal.call(oracle_class().start, portal.nursery)
         options = FuzzOptions(max_examples=40, seed=1, deadline=2.0, max_payload=1 << 20)
         result = Campaign(AddressTarget(address), options).run()
     assert result.verdict == "pass", describe(result)
@@ -21,9 +25,10 @@ def test_the_oracle_fuzzed_against_itself_never_diverges_from_the_model():
     assert result.steps > result.examples
 
 
-async def test_the_oracle_echoes_then_closes_cleanly_after_a_half_close():
+@RENDITIONS
+async def test_the_oracle_echoes_then_closes_cleanly_after_a_half_close(oracle_class):
     async with trio.open_nursery() as nursery:
-        host, port = await EchoOracle().start(nursery)
+        host, port = await oracle_class().start(nursery)
         stream = await trio.open_tcp_stream(host, port)
         payload = bytes(range(256)) * 1000
         await stream.send_all(payload)
@@ -37,9 +42,10 @@ async def test_the_oracle_echoes_then_closes_cleanly_after_a_half_close():
         nursery.cancel_scope.cancel()
 
 
-async def test_a_reset_client_does_not_stop_the_oracle_serving_others():
+@RENDITIONS
+async def test_a_reset_client_does_not_stop_the_oracle_serving_others(oracle_class):
     async with trio.open_nursery() as nursery:
-        host, port = await EchoOracle().start(nursery)
+        host, port = await oracle_class().start(nursery)
         victim = trio.socket.socket()
         await victim.connect((host, port))
         await victim.send(b"x" * 100_000)
@@ -50,4 +56,28 @@ async def test_a_reset_client_does_not_stop_the_oracle_serving_others():
         with trio.fail_after(10):
             assert await stream.receive_some() == b"still here"
         await stream.aclose()
+        nursery.cancel_scope.cancel()
+
+
+@RENDITIONS
+async def test_a_client_that_never_reads_holds_up_only_itself(oracle_class):
+    async with trio.open_nursery() as nursery:
+        host, port = await oracle_class().start(nursery)
+        hog = trio.socket.socket()
+        hog.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        await hog.connect((host, port))
+        sent = 0
+        with trio.move_on_after(2) as pushed_back:
+            while sent < 1 << 30:
+                sent += await hog.send(b"x" * 65536)
+        # The oracle stopped reading once it could not send: the kernel buffers
+        # (tens of MiB at most here) filled and the writes blocked.
+        assert pushed_back.cancelled_caught
+        assert sent < 128 << 20
+        stream = await trio.open_tcp_stream(host, port)
+        await stream.send_all(b"others still served")
+        with trio.fail_after(10):
+            assert await stream.receive_some() == b"others still served"
+        await stream.aclose()
+        hog.close()
         nursery.cancel_scope.cancel()

@@ -448,19 +448,6 @@ class InterruptGuard:
                 signal.signal(number, handler)
 
 
-class CheckedSteps(list[Step]):
-    """Steps whose iteration passes a checkpoint before each one (for ``Campaign.replay``)."""
-
-    def __init__(self, steps: list[Step], guard: InterruptGuard) -> None:
-        super().__init__(steps)
-        self.guard = guard
-
-    def __iter__(self) -> Iterator[Step]:
-        for step in super().__iter__():
-            self.guard.checkpoint()
-            yield step
-
-
 class GuardedCampaign(Campaign):
     """A campaign whose step boundaries are the guard's checkpoints."""
 
@@ -476,9 +463,22 @@ class GuardedCampaign(Campaign):
         self.guard.checkpoint()
         return super().execute(step)
 
+    def execute_case(self, steps: list[Step]) -> tuple[int, list[str]]:
+        self.guard.checkpoint()
+        outcome = super().execute_case(steps)
+        self.guard.checkpoint()  # stop_requested may have cut the case short
+        return outcome
+
+    def stop_requested(self) -> bool:
+        """Between steps, on the trio thread: stop there, and let the next checkpoint raise."""
+        return self.guard.pending
+
     def replay(self, steps: list[Step], *args: Any, **kwargs: Any) -> str | None:
         """Replays (shrinking, explaining a history) can be long: make them interruptible too."""
-        return super().replay(CheckedSteps(steps, self.guard), *args, **kwargs)
+        self.guard.checkpoint()
+        outcome = super().replay(steps, *args, **kwargs)
+        self.guard.checkpoint()
+        return outcome
 
 
 def run_guarded(target: Target, options: FuzzOptions, guard: InterruptGuard) -> FuzzResult:

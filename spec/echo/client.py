@@ -10,6 +10,14 @@ step (the slow reader's payload) run as background tasks.
 Nothing here raises for what a server does: errors become ledger states
 (``remote`` is "eof" or "reset") or returned strings, because the verdict is
 the executor's job and divergences must be raised from one place.
+
+The sockets are plain non-blocking stdlib sockets; trio supplies the waiting
+(``trio.lowlevel.wait_readable``/``wait_writable``), the tasks and the
+deadlines. A call is made first and waited on only if the kernel says
+``EAGAIN``, so a write that fits in the socket buffer costs one system call and
+no trip through the scheduler, and a reader costs one trip per chunk. (trio's
+socket wrappers add a scheduling checkpoint to every call; in the fuzzer's
+inner loop those checkpoints were most of a step's cost.)
 """
 
 from __future__ import annotations
@@ -29,21 +37,39 @@ READ_SIZE = 262144
 WRITE_SIZE = 1048576
 
 
+class Signal:
+    """Wakes every waiter at each ``fire()``: a trio.Event that can happen many times.
+
+    One is shared by all the connections of a test case, so that a single task
+    can wait for several of them to settle.
+    """
+
+    def __init__(self) -> None:
+        self._event = trio.Event()
+
+    def fire(self) -> None:
+        if self._event.statistics().tasks_waiting:
+            self._event.set()
+            self._event = trio.Event()
+
+    async def wait(self) -> None:
+        await self._event.wait()
+
+
 class ClientConnection:
     """One connection to one server, with its reader task and its ledger."""
 
-    def __init__(self, name: str, sock: trio.socket.SocketType) -> None:
+    def __init__(self, name: str, sock: socket.socket, changes: Signal) -> None:
         self.name = name
         self.sock = sock
         self.ledger = Ledger()
         self.write_error: str | None = None
         self.written = 0  # bytes the kernel has taken from this client so far
-        self._changed = trio.Event()
+        #: Fired on every change of the ledger and at the end of a background write.
+        self.changes = changes
         self._reading = trio.Event()
         self._writer_done = trio.Event()
         self._writer_done.set()
-        self._scope = trio.CancelScope()  # the reader's
-        self._writer_scope = trio.CancelScope()  # the background writer's
         self._closed = False
 
     @classmethod
@@ -55,73 +81,134 @@ class ClientConnection:
         timeout: float,
         rcvbuf: int = 0,
         reading: bool = True,
+        changes: Signal | None = None,
     ) -> ClientConnection | str:
         """Connect and start the reader; a string saying why on failure."""
+        started = cls.start_connect(address, rcvbuf)
+        if isinstance(started, str):
+            return started
+        return await cls.finish_connect(name, started, nursery, timeout, reading, changes)
+
+    @staticmethod
+    def start_connect(address: tuple[str, int], rcvbuf: int = 0) -> socket.socket | str:
+        """The first half of ``open``, which does not wait: a connecting socket, or why not.
+
+        Starting two connections before waiting for either lets both handshakes
+        run at once without a task each.
+        """
         family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
-        sock = trio.socket.socket(family, socket.SOCK_STREAM)
-        if rcvbuf:
-            # Before connect, so the window the server sees is small from the start.
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-        problem: str | None = None
-        with trio.move_on_after(timeout) as scope:
-            try:
-                await sock.connect(address)
-            except OSError as exc:
-                problem = f"connect failed: {describe_os_error(exc)}"
-        if scope.cancelled_caught:
-            problem = f"connect did not complete within {timeout:.2f} s"
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        try:
+            if rcvbuf:
+                # Before connect, so the window the server sees is small from the start.
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            code = sock.connect_ex(address)
+        except OSError as exc:
+            sock.close()
+            return f"connect failed: {describe_os_error(exc)}"
+        if code not in (0, errno.EINPROGRESS, errno.EAGAIN):
+            sock.close()
+            return f"connect failed: {describe_os_error(OSError(code, os.strerror(code)))}"
+        return sock
+
+    @classmethod
+    async def finish_connect(
+        cls,
+        name: str,
+        sock: socket.socket,
+        nursery: trio.Nursery,
+        timeout: float,
+        reading: bool = True,
+        changes: Signal | None = None,
+        reader: bool = True,
+    ) -> ClientConnection | str:
+        """The second half of ``open``: wait for the handshake, then start the reader.
+
+        ``reader=False`` leaves the reader out, for a connection that will be
+        closed before anything could arrive (``connect_reset``).
+        """
+        problem = await _connected(sock, timeout)
         if problem is not None:
             sock.close()
             return problem
-        conn = cls(name, sock)
+        conn = cls(name, sock, changes if changes is not None else Signal())
         if reading:
             conn._reading.set()
-        nursery.start_soon(conn._read_loop)
+        if reader:
+            nursery.start_soon(conn._read_loop)
         return conn
 
-    def _notify(self) -> None:
-        self._changed.set()
-        self._changed = trio.Event()
-
     async def _read_loop(self) -> None:
-        with self._scope:
-            while True:
+        # No cancel scope: ``close`` ends this task by waking it (notify_closing,
+        # or the reading event), which is cheaper than cancelling it.
+        sock = self.sock
+        while True:
+            if not self._reading.is_set():
                 await self._reading.wait()
-                try:
-                    data = await self.sock.recv(READ_SIZE)
-                except (OSError, trio.ClosedResourceError) as exc:
-                    if not self._closed and isinstance(exc, OSError):
-                        self.ledger.remote = "reset"
-                    self._notify()
-                    return
-                if not data:
-                    self.ledger.remote = "eof"
-                    self._notify()
-                    return
-                self.ledger.received += data
-                self._notify()
+            if self._closed:
+                return  # closed before this task ran: the socket has no number left
+            try:
+                await trio.lowlevel.wait_readable(sock)
+                data = sock.recv(READ_SIZE)
+            except BlockingIOError:
+                continue  # readiness was spurious
+            except (OSError, trio.ClosedResourceError) as exc:
+                if not self._closed and isinstance(exc, OSError):
+                    self.ledger.remote = "reset"
+                self.changes.fire()
+                return
+            if not data:
+                self.ledger.remote = "eof"
+                self.changes.fire()
+                return
+            self.ledger.received += data
+            self.changes.fire()
 
     def resume_reading(self) -> None:
         self._reading.set()
 
-    async def _write(self, data: bytes) -> None:
-        view = memoryview(data)
+    def _write_now(self, view: memoryview) -> memoryview:
+        """Write what the kernel takes without waiting; the rest (empty after an error)."""
         try:
             while view:
-                sent = await self.sock.send(view[:WRITE_SIZE])
+                sent = self.sock.send(view[:WRITE_SIZE])
                 self.written += sent
                 view = view[sent:]
-        except (OSError, trio.ClosedResourceError) as exc:
+        except BlockingIOError:
+            pass
+        except OSError as exc:
             if not self._closed:
                 self.write_error = describe_os_error(exc)
+            return view[:0]
+        return view
+
+    async def _write(self, view: memoryview) -> None:
+        try:
+            while view:
+                view = self._write_now(view)
+                if view:
+                    await trio.lowlevel.wait_writable(self.sock)
+        except trio.ClosedResourceError:
+            pass  # closed by this client while waiting; not the server's doing
+
+    def start_send(self, data: bytes) -> memoryview:
+        """Record ``data`` as sent and write what fits now; the part still to write."""
+        self.ledger.sent += data  # before writing: nothing can echo back sooner
+        return self._write_now(memoryview(data))
+
+    async def finish_send(self, rest: memoryview, timeout: float) -> str | None:
+        """Write the rest of a send within ``timeout``; None, or what went wrong."""
+        if rest:
+            with trio.move_on_after(timeout) as scope:
+                await self._write(rest)
+            if scope.cancelled_caught:
+                return f"sending did not finish within {timeout:.2f} s"
+        return self.write_error
 
     async def send(self, data: bytes, timeout: float) -> str | None:
         """Write ``data`` within ``timeout``; None, or what went wrong."""
-        self.ledger.sent += data  # before writing: nothing can echo back sooner
-        with trio.move_on_after(timeout):
-            await self._write(data)
-            return self.write_error
-        return f"sending {len(data)} bytes did not finish within {timeout:.2f} s"
+        return await self.finish_send(self.start_send(data), timeout)
 
     def send_in_background(self, data: bytes, nursery: trio.Nursery) -> None:
         """Start writing ``data`` without waiting, as a client that will read later."""
@@ -129,13 +216,18 @@ class ClientConnection:
         self._writer_done = trio.Event()
 
         async def write() -> None:
-            with self._writer_scope:
-                try:
-                    await self._write(data)
-                finally:
-                    self._writer_done.set()
+            try:
+                await self._write(memoryview(data))
+            finally:
+                self._writer_done.set()
+                self.changes.fire()
 
         nursery.start_soon(write)
+
+    @property
+    def writing(self) -> bool:
+        """A background write is still going on."""
+        return not self._writer_done.is_set()
 
     async def wait_for_back_pressure(self, timeout: float, quiet: float) -> None:
         """Wait until the background write is done or has made no progress for ``quiet`` s.
@@ -154,17 +246,22 @@ class ClientConnection:
 
     async def wait_written(self, timeout: float) -> bool:
         """Wait for a background write to finish (a half-close must not cut it short)."""
+        if self._writer_done.is_set():
+            return True
         with trio.move_on_after(timeout):
             await self._writer_done.wait()
             return True
         return False
 
+    def settled(self, until_eof: bool) -> bool:
+        """The echo is complete (and EOF came, if asked) or the server ended it."""
+        return self._writer_done.is_set() and is_settled(self.ledger, until_eof)
+
     async def settle(self, until_eof: bool, timeout: float) -> bool:
-        """Wait until the echo is complete (and EOF, if asked) or the server ended it."""
+        """Wait until ``settled(until_eof)``, at most ``timeout`` s."""
         with trio.move_on_after(timeout):
-            await self._writer_done.wait()
-            while not is_settled(self.ledger, until_eof):
-                await self._changed.wait()
+            while not self.settled(until_eof):
+                await self.changes.wait()
             return True
         return False
 
@@ -180,11 +277,31 @@ class ClientConnection:
         if self._closed:
             return
         self._closed = True
-        self._scope.cancel()
-        self._writer_scope.cancel()
+        self._reading.set()  # a paused reader wakes, sees the socket closed, and ends
         if abortive:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        # Tasks waiting on the socket (the reader, a background writer) wake with
+        # ClosedResourceError, which ends them quietly.
+        trio.lowlevel.notify_closing(self.sock)
         self.sock.close()
+
+
+async def _connected(sock: socket.socket, timeout: float) -> str | None:
+    """Wait up to ``timeout`` s for a connect in progress; None, or why it failed."""
+    try:
+        sock.getpeername()
+        return None  # on loopback the handshake is often over already
+    except OSError:
+        pass
+    code = errno.EINPROGRESS
+    with trio.move_on_after(timeout):
+        await trio.lowlevel.wait_writable(sock)
+        code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+    if code == errno.EINPROGRESS:
+        return f"connect did not complete within {timeout:.2f} s"
+    if code:
+        return f"connect failed: {describe_os_error(OSError(code, os.strerror(code)))}"
+    return None
 
 
 def describe_os_error(exc: BaseException) -> str:

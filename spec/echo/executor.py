@@ -2,8 +2,12 @@
 
 Theory of operation:
 
-1. A step is applied to both servers concurrently, on the fuzzer's trio loop,
-   in one hop from the calling thread (see ``portal``).
+1. A step is applied to both servers concurrently, on the fuzzer's trio loop.
+   ``execute`` makes one hop from the calling thread per step (see ``portal``);
+   ``execute_all`` makes one hop for a whole test case. Steps never depend on
+   the outcome of earlier ones (the machine draws them from its own
+   bookkeeping), so a case can be generated first and executed afterwards, and
+   is then executed exactly as a replay executes it: back to back.
 2. Waiting is observation: a step that expects echoes waits until the target's
    connection is settled -- everything echoed (and EOF after a half-close), or
    the server ended it -- or until its deadline. A stall is a finding.
@@ -22,14 +26,14 @@ involved; the oracle, running in-process, gets a generous fixed bound.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 import trio
 
-from spec.echo.client import ClientConnection
+from spec.echo.client import ClientConnection, Signal
 from spec.echo.model import Ledger, check_prefix, check_settled
 from spec.echo.portal import TrioThread
 from spec.echo.replay_script import BACK_PRESSURE_QUIET, allowance
@@ -60,7 +64,9 @@ class ConnectionPair:
 
 
 async def gather(*thunks: Callable[[], Awaitable[Any]]) -> list[Any]:
-    """Run the thunks concurrently; their results in order."""
+    """Run the thunks concurrently; their results in order. One runs without a task."""
+    if len(thunks) <= 1:
+        return [await thunk() for thunk in thunks]
     results: list[Any] = [None] * len(thunks)
 
     async def run(index: int, thunk: Callable[[], Awaitable[Any]]) -> None:
@@ -97,6 +103,8 @@ class DifferentialExecutor:
         self.oracle = oracle
         self.deadline = deadline
         self.pairs: dict[str, ConnectionPair] = {}
+        #: Fired by every connection of this executor when its ledger changes.
+        self.changes = Signal()
         self._dispatch: dict[str, Callable[[Step], Awaitable[list[str]]]] = {
             "connect": self._connect,
             "send": self._send,
@@ -117,9 +125,21 @@ class DifferentialExecutor:
         """Apply ``step`` to both servers in one hop; the target's problems, if any."""
         return self.portal.call(self._execute, step)
 
+    def execute_all(
+        self, steps: Sequence[Step], stop: Callable[[list[str]], bool] = bool
+    ) -> tuple[int, list[str]]:
+        """Apply ``steps`` in order in one hop, until ``stop(problems)`` is true after one.
+
+        ``stop`` runs on the trio thread after every step, with that step's
+        problems; the default stops at the first problem. Returns how many steps
+        ran and the problems of the last one (empty if none stopped the run).
+        """
+        return self.portal.call(self._execute_all, tuple(steps), stop)
+
     def discard(self) -> None:
         """Abort every connection left open (after a failure, or an interruption)."""
-        self.portal.call(self._discard)
+        if self.pairs:
+            self.portal.call(self._discard)
 
     # -- machinery ---------------------------------------------------------------
 
@@ -132,6 +152,15 @@ class DifferentialExecutor:
     async def _execute(self, step: Step) -> list[str]:
         problems = await self._dispatch[step.op](step)
         return problems + self._invariants()
+
+    async def _execute_all(
+        self, steps: tuple[Step, ...], stop: Callable[[list[str]], bool]
+    ) -> tuple[int, list[str]]:
+        for index, step in enumerate(steps):
+            problems = await self._execute(step)
+            if stop(problems):
+                return index + 1, problems
+        return len(steps), []
 
     async def _discard(self) -> None:
         for pair in self.pairs.values():
@@ -153,15 +182,27 @@ class DifferentialExecutor:
                 problems.append(problem)
         return problems
 
-    async def _open(self, name: str, rcvbuf: int = 0, reading: bool = True) -> list[str]:
+    async def _open(
+        self, name: str, rcvbuf: int = 0, reading: bool = True, reader: bool = True
+    ) -> list[str]:
+        # Both handshakes start before either is waited for; waiting for them one
+        # after the other then costs no more than waiting for the slower.
         nursery = self.portal.nursery
-        target, oracle = await gather(
-            lambda: ClientConnection.open(
-                name, self.target, nursery, self._limit(0), rcvbuf, reading
-            ),
-            lambda: ClientConnection.open(
-                name, self.oracle, nursery, self._oracle_limit(0), rcvbuf, reading
-            ),
+        started_target = ClientConnection.start_connect(self.target, rcvbuf)
+        started_oracle = ClientConnection.start_connect(self.oracle, rcvbuf)
+        target = (
+            started_target
+            if isinstance(started_target, str)
+            else await ClientConnection.finish_connect(
+                name, started_target, nursery, self._limit(0), reading, self.changes, reader
+            )
+        )
+        oracle = (
+            started_oracle
+            if isinstance(started_oracle, str)
+            else await ClientConnection.finish_connect(
+                name, started_oracle, nursery, self._oracle_limit(0), reading, self.changes, reader
+            )
         )
         if isinstance(oracle, str):
             if not isinstance(target, str):
@@ -173,29 +214,51 @@ class DifferentialExecutor:
         self.pairs[name] = ConnectionPair(target, oracle)
         return []
 
-    async def _send_on(self, name: str, payload: Payload) -> list[str]:
-        pair = self.pairs[name]
-        data = payload.materialize(name)
-        on_target, on_oracle = await gather(
-            lambda: pair.target.send(data, self._limit(len(data))),
-            lambda: pair.oracle.send(data, self._oracle_limit(len(data))),
-        )
-        if on_oracle is not None:
-            raise OracleFailure(f"{name}: the oracle did not take data: {on_oracle}")
-        return [f"{name}: {on_target}"] if on_target is not None else []
+    async def _send_on(self, sends: list[tuple[str, Payload]]) -> list[str]:
+        """Send on each named connection, both sides; what fits is written before any waiting."""
+        pending: list[Callable[[], Awaitable[str | None]]] = []
+        owners: list[tuple[str, bool]] = []
+        for name, payload in sends:
+            pair = self.pairs[name]
+            data = payload.materialize(name)
+            for conn, limit, is_oracle in (
+                (pair.target, self._limit(len(data)), False),
+                (pair.oracle, self._oracle_limit(len(data)), True),
+            ):
+                rest = conn.start_send(data)
+                if rest or conn.write_error is not None:
+                    pending.append(partial(conn.finish_send, rest, limit))
+                    owners.append((name, is_oracle))
+        problems = []
+        for (name, is_oracle), outcome in zip(owners, await gather(*pending), strict=True):
+            if outcome is None:
+                continue
+            if is_oracle:
+                raise OracleFailure(f"{name}: the oracle did not take data: {outcome}")
+            problems.append(f"{name}: {outcome}")
+        return problems
 
     async def _settle(self, names: list[str], until_eof: bool) -> list[str]:
         """Wait for the named connections to settle on both sides, then judge them."""
-        thunks: list[Callable[[], Awaitable[Any]]] = []
+        now = trio.current_time()
+        waits: list[tuple[ClientConnection, float]] = []
         for name in names:
             pair = self.pairs[name]
             # Waiting for echoes means reading them, even on a slow reader.
             pair.target.resume_reading()
             pair.oracle.resume_reading()
             owed = len(pair.target.ledger.sent)
-            thunks.append(partial(pair.target.settle, until_eof, self._limit(owed)))
-            thunks.append(partial(pair.oracle.settle, until_eof, self._oracle_limit(owed)))
-        await gather(*thunks)
+            waits.append((pair.target, now + self._limit(owed)))
+            waits.append((pair.oracle, now + self._oracle_limit(owed)))
+        # One task waits for all of them: each connection counts until it settles
+        # or its own deadline passes, whichever comes first.
+        while True:
+            now = trio.current_time()
+            waits = [(c, d) for c, d in waits if d > now and not c.settled(until_eof)]
+            if not waits:
+                break
+            with trio.move_on_at(min(deadline for _, deadline in waits)):
+                await self.changes.wait()
         problems = []
         for name in names:
             pair = self.pairs[name]
@@ -215,7 +278,7 @@ class DifferentialExecutor:
 
     async def _send(self, step: Step) -> list[str]:
         assert step.payload is not None
-        return await self._send_on(step.conn, step.payload)
+        return await self._send_on([(step.conn, step.payload)])
 
     async def _expect(self, step: Step) -> list[str]:
         return await self._settle([step.conn], until_eof=False)
@@ -248,16 +311,13 @@ class DifferentialExecutor:
         return problems
 
     async def _connect_reset(self, step: Step) -> list[str]:
-        problems = await self._open(step.conn)
+        problems = await self._open(step.conn, reader=False)
         if not problems:
             self.pairs.pop(step.conn).close(abortive=True)
         return problems
 
     async def _burst(self, step: Step) -> list[str]:
-        results = await gather(
-            *[partial(self._send_on, name, payload) for name, payload in step.sends]
-        )
-        problems = [problem for result in results for problem in result]
+        problems = await self._send_on(list(step.sends))
         return problems + await self._settle([name for name, _ in step.sends], until_eof=False)
 
     async def _slow_start(self, step: Step) -> list[str]:
@@ -283,15 +343,15 @@ class DifferentialExecutor:
         """End of a test case: every connection half-closes cleanly; a new one still echoes."""
         names = list(self.pairs)
         problems = []
-        writes = []
         for name in names:
             pair = self.pairs[name]
             pair.target.resume_reading()
             pair.oracle.resume_reading()
+        for name in names:  # background writes run by themselves: waiting in turn is enough
+            pair = self.pairs[name]
             owed = len(pair.target.ledger.sent)
-            writes.append(partial(pair.target.wait_written, self._limit(owed)))
-            writes.append(partial(pair.oracle.wait_written, self._oracle_limit(owed)))
-        await gather(*writes)
+            await pair.target.wait_written(self._limit(owed))
+            await pair.oracle.wait_written(self._oracle_limit(owed))
         for name in names:
             pair = self.pairs[name]
             if pair.oracle.shutdown_write() is not None:
@@ -307,7 +367,7 @@ class DifferentialExecutor:
         problems = await self._open("probe")
         if problems:
             return [f"after the test case, a new connection failed: {problems[0]}"]
-        problems = await self._send_on("probe", Payload.literal(PROBE))
+        problems = await self._send_on([("probe", Payload.literal(PROBE))])
         probe = self.pairs["probe"]
         for conn in (probe.target, probe.oracle):
             conn.shutdown_write()

@@ -6,7 +6,10 @@ share: ``Campaign(target, FuzzOptions(...)).run()`` returns a ``FuzzResult``.
 Theory of operation:
 
 1. One trio loop (``TrioThread``) hosts the oracle and every client connection
-   for the whole campaign; each step is one hop into it.
+   for the whole campaign. The machine generates a whole test case first and
+   the campaign executes it in one hop (``execute_case``): steps never depend
+   on outcomes, and a case then runs exactly as its replays will, back to back.
+   (One hop per step spent more time crossing threads than executing steps.)
 2. Each Hypothesis test case gets a fresh ``DifferentialExecutor``; a target
    that died is restarted before the next case (when echofuzz spawned it), and
    once a failure has been seen every case starts on a fresh server, so that
@@ -171,6 +174,29 @@ class Campaign:
             elapsed = time.monotonic() - self.started
             self.first_failure = (elapsed, problems[0], [], list(self.history))
         return problems
+
+    def execute_case(self, steps: list[Step]) -> tuple[int, list[str]]:
+        """Execute a generated test case in one hop: how many steps ran, the last one's problems.
+
+        Execution stops after the first step with a problem, or after which the
+        server is found dead, or when ``stop_requested`` says so.
+        """
+        assert self.executor is not None
+        executed, problems = self.executor.execute_all(steps, self._stop_after)
+        self.steps += executed
+        problems = self._with_death_notice(problems)
+        if problems and self.first_failure is None and not self.is_known(problems[0]):
+            self.first_failure_example = self.examples
+            elapsed = time.monotonic() - self.started
+            self.first_failure = (elapsed, problems[0], [], list(self.history))
+        return executed, problems
+
+    def stop_requested(self) -> bool:
+        """Asked on the trio thread between steps: stop early? (On Ctrl-C, in the CLI.)"""
+        return False
+
+    def _stop_after(self, problems: list[str]) -> bool:
+        return bool(problems) or self.stop_requested() or self.target.death_notice() is not None
 
     def is_known(self, problem: str) -> bool:
         return any(text in problem for text in self.options.ignore)
@@ -354,10 +380,10 @@ class Campaign:
             self.options.deadline if deadline is None else deadline,
         )
         try:
-            for step in steps:
-                problems = self._with_death_notice(executor.execute(step))
-                if problems:
-                    return problems[0]
+            _, problems = executor.execute_all(steps, self._stop_after)
+            problems = self._with_death_notice(problems)
+            if problems:
+                return problems[0]
         except OracleFailure:
             return None  # a candidate the oracle cannot follow is no reproduction
         finally:

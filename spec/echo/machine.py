@@ -1,7 +1,7 @@
 """The Hypothesis state machine that generates client behaviour against an echo server.
 
-Rules generate ``Step`` values and hand them to the campaign, which runs each in
-one hop against the target and the oracle. The machine keeps only the client's
+Rules generate ``Step`` values; at teardown the campaign runs the whole test
+case against the target and the oracle in one hop. The machine keeps only the client's
 bookkeeping -- which connections are open, which are slow readers -- so that
 preconditions (never ``assume``) keep every generated step meaningful: no send
 on a closed connection, no burst without two connections, no more connections
@@ -94,22 +94,15 @@ class EchoMachine(RuleBasedStateMachine):
     # -- bookkeeping -----------------------------------------------------------
 
     def _run(self, step: Step) -> None:
-        """Execute ``step`` unless a problem was seen already; remember the first problem.
+        """Add ``step`` to the test case; the campaign executes the case at teardown.
 
-        The divergence is raised at teardown, not here: when a problem becomes
+        Nothing is executed while the case is being generated: no draw depends on
+        an outcome, so executing afterwards in one hop changes nothing but speed.
+        The divergence is raised at teardown, once: when a problem becomes
         visible depends on timing (a crash is seen one step later or earlier),
-        and Hypothesis requires every replay to draw the same data. Recording the
-        first problem and skipping the steps after it keeps draws identical.
+        and Hypothesis requires every replay to draw the same data.
         """
         self.steps.append(step)
-        if self.problem is not None:
-            return
-        problems = self.campaign.execute(step)
-        if problems and self.campaign.is_known(problems[0]):
-            self.problem, self.known = problems[0], True
-        elif problems:
-            self.problem = problems[0]
-            self.executed = len(self.steps)
 
     def _next_conn_name(self) -> str:
         self._serial += 1
@@ -202,8 +195,13 @@ class EchoMachine(RuleBasedStateMachine):
         self.open.append(name)
 
     def teardown(self) -> None:
+        self.steps.append(Step("finish"))
         try:
-            self._run(Step("finish"))
+            executed, problems = self.campaign.execute_case(self.steps)
+            if problems:
+                self.problem = problems[0]
+                self.known = self.campaign.is_known(self.problem)
+                self.executed = executed
         finally:
             if self.problem is None or self.known:
                 self.executed = len(self.steps)
