@@ -387,8 +387,8 @@ def profile_breakdown(examples: int, seed: int) -> dict[str, float] | None:
     loop_total = _cumulative(trio_stats, "trio/_core/_run.py", "unrolled_run")
     step = _cumulative(trio_stats, "trio/_threads.py", "run_system")
     readers = _cumulative(trio_stats, "spec/echo/client.py", "_read_loop")
-    oracle = _cumulative(trio_stats, "trio/_highlevel_serve_listeners.py", "_run_handler")
-    oracle += _cumulative(trio_stats, "trio/_highlevel_serve_listeners.py", "_serve_one_listener")
+    oracle = _cumulative(trio_stats, "spec/echo/oracle.py", "echo_socket")
+    oracle += _cumulative(trio_stats, "spec/echo/oracle.py", "_accept_forever")
     gather_children = _cumulative(trio_stats, "spec/echo/executor.py", "run")
     return {
         "main_s": main_total,
@@ -526,7 +526,7 @@ def breakdown(results: dict[str, object]) -> list[tuple[str, float, str]]:
             "echo machine with a do-nothing executor, minus the ceiling",
         ),
         (
-            "thread hop into trio and back (from_thread.run, wake-ups, GIL hand-off)",
+            "thread hop into trio and back, one per test case (wake-ups, GIL hand-off)",
             hop - null,
             "executor that hops to a no-op coroutine, minus the above",
         ),
@@ -579,7 +579,7 @@ def breakdown_report(results: dict[str, object]) -> str:
                 f"{100 * (1 - profile['main_hop_s'] / main_total):.0f}% of main",
             ],
             [
-                "trio: the step's own coroutines (opens, sends, settles, gather)",
+                "trio: the steps' own coroutines (opens, sends, settles, closes)",
                 f"{100 * profile['trio_step_s'] / trio_total:.0f}% of trio",
             ],
             [

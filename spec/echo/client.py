@@ -46,14 +46,19 @@ class Signal:
 
     def __init__(self) -> None:
         self._event = trio.Event()
+        self._waiting = 0
 
     def fire(self) -> None:
-        if self._event.statistics().tasks_waiting:
+        if self._waiting:  # nobody waiting, nothing to do: most fires are of this kind
             self._event.set()
             self._event = trio.Event()
 
     async def wait(self) -> None:
-        await self._event.wait()
+        self._waiting += 1
+        try:
+            await self._event.wait()
+        finally:
+            self._waiting -= 1
 
 
 class ClientConnection:
@@ -67,9 +72,11 @@ class ClientConnection:
         self.written = 0  # bytes the kernel has taken from this client so far
         #: Fired on every change of the ledger and at the end of a background write.
         self.changes = changes
-        self._reading = trio.Event()
-        self._writer_done = trio.Event()
-        self._writer_done.set()
+        #: Set while the reader is paused (a slow reader): the event that resumes it.
+        self._resume: trio.Event | None = None
+        #: Set while a background write runs: the event that marks its end.
+        self._writer_done: trio.Event | None = None
+        self._reader_running = False
         self._closed = False
 
     @classmethod
@@ -133,19 +140,26 @@ class ClientConnection:
             sock.close()
             return problem
         conn = cls(name, sock, changes if changes is not None else Signal())
-        if reading:
-            conn._reading.set()
+        if not reading:
+            conn._resume = trio.Event()
         if reader:
+            conn._reader_running = True
             nursery.start_soon(conn._read_loop)
         return conn
 
     async def _read_loop(self) -> None:
         # No cancel scope: ``close`` ends this task by waking it (notify_closing,
-        # or the reading event), which is cheaper than cancelling it.
+        # or the resume event), which is cheaper than cancelling it.
+        try:
+            await self._read_until_the_end()
+        finally:
+            self._reader_running = False
+
+    async def _read_until_the_end(self) -> None:
         sock = self.sock
         while True:
-            if not self._reading.is_set():
-                await self._reading.wait()
+            if self._resume is not None:
+                await self._resume.wait()
             if self._closed:
                 return  # closed before this task ran: the socket has no number left
             try:
@@ -166,7 +180,9 @@ class ClientConnection:
             self.changes.fire()
 
     def resume_reading(self) -> None:
-        self._reading.set()
+        if self._resume is not None:
+            self._resume.set()
+            self._resume = None
 
     def _write_now(self, view: memoryview) -> memoryview:
         """Write what the kernel takes without waiting; the rest (empty after an error)."""
@@ -213,13 +229,15 @@ class ClientConnection:
     def send_in_background(self, data: bytes, nursery: trio.Nursery) -> None:
         """Start writing ``data`` without waiting, as a client that will read later."""
         self.ledger.sent += data
-        self._writer_done = trio.Event()
+        done = self._writer_done = trio.Event()
 
         async def write() -> None:
             try:
                 await self._write(memoryview(data))
             finally:
-                self._writer_done.set()
+                done.set()
+                if self._writer_done is done:
+                    self._writer_done = None
                 self.changes.fire()
 
         nursery.start_soon(write)
@@ -227,35 +245,43 @@ class ClientConnection:
     @property
     def writing(self) -> bool:
         """A background write is still going on."""
-        return not self._writer_done.is_set()
+        return self._writer_done is not None
 
     async def wait_for_back_pressure(self, timeout: float, quiet: float) -> None:
-        """Wait until the background write is done or has made no progress for ``quiet`` s.
+        """Wait until the background write has made no progress for ``quiet`` s.
 
         A slow reader's step means "the server has felt the back-pressure": a
         correct server has stopped reading, a broken one has done whatever it
         does when its sends would block. Without this wait that moment would
         depend on how long the next steps happen to take.
+
+        When the kernel takes the whole payload at once (loopback buffers hold
+        tens of MiB), the write is over before the server has read any of it;
+        the server then still gets ``quiet`` s to read it and try to echo it, as
+        it would have had if the write had stalled.
         """
         with trio.move_on_after(timeout):
             last = -1
-            while not self._writer_done.is_set() and self.written != last:
+            while self._writer_done is not None and self.written != last:
                 last = self.written
                 with trio.move_on_after(quiet):
                     await self._writer_done.wait()
+            if self._writer_done is None:
+                await trio.sleep(quiet)
 
     async def wait_written(self, timeout: float) -> bool:
         """Wait for a background write to finish (a half-close must not cut it short)."""
-        if self._writer_done.is_set():
+        done = self._writer_done
+        if done is None:
             return True
         with trio.move_on_after(timeout):
-            await self._writer_done.wait()
+            await done.wait()
             return True
         return False
 
     def settled(self, until_eof: bool) -> bool:
         """The echo is complete (and EOF came, if asked) or the server ended it."""
-        return self._writer_done.is_set() and is_settled(self.ledger, until_eof)
+        return self._writer_done is None and is_settled(self.ledger, until_eof)
 
     async def settle(self, until_eof: bool, timeout: float) -> bool:
         """Wait until ``settled(until_eof)``, at most ``timeout`` s."""
@@ -277,12 +303,14 @@ class ClientConnection:
         if self._closed:
             return
         self._closed = True
-        self._reading.set()  # a paused reader wakes, sees the socket closed, and ends
+        self.resume_reading()  # a paused reader wakes, sees the socket closed, and ends
         if abortive:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        # Tasks waiting on the socket (the reader, a background writer) wake with
-        # ClosedResourceError, which ends them quietly.
-        trio.lowlevel.notify_closing(self.sock)
+        if self._reader_running or self._writer_done is not None:
+            # Tasks waiting on the socket (the reader, a background writer) wake
+            # with ClosedResourceError, which ends them quietly. (With nobody
+            # waiting, trio holds nothing that closing could leave stale.)
+            trio.lowlevel.notify_closing(self.sock)
         self.sock.close()
 
 

@@ -370,7 +370,11 @@ class Campaign:
         return self.replay(steps, fresh=True, deadline=self.options.deadline * SHRINK_DEADLINE)
 
     def replay(self, steps: list[Step], fresh: bool, deadline: float | None = None) -> str | None:
-        """Run ``steps`` (test cases separated by 'finish') differentially; the first problem."""
+        """Run ``steps`` (test cases separated by 'finish') differentially; the first problem.
+
+        A problem the options say to ignore counts as no reproduction: it ends the
+        replay as it ends a test case, before the failure being chased can show.
+        """
         assert self.portal is not None
         self.target.ensure_running(force_restart=fresh)
         executor = DifferentialExecutor(
@@ -382,7 +386,7 @@ class Campaign:
         try:
             _, problems = executor.execute_all(steps, self._stop_after)
             problems = self._with_death_notice(problems)
-            if problems:
+            if problems and not self.is_known(problems[0]):
                 return problems[0]
         except OracleFailure:
             return None  # a candidate the oracle cannot follow is no reproduction

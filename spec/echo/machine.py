@@ -15,6 +15,7 @@ single bug and shrinks towards it (see ``_run`` for why not earlier).
 from __future__ import annotations
 
 import functools
+import itertools
 from typing import TYPE_CHECKING
 
 from hypothesis import strategies as st
@@ -63,10 +64,33 @@ def payloads(max_size: int) -> st.SearchStrategy[Payload]:
     return st.one_of(literal, every, generated)
 
 
+#: Up to this many open connections, burst members are drawn from a precomputed table.
+TABLE_LIMIT = 6
+
+
+@functools.lru_cache(maxsize=16)
+def member_orders(count: int) -> tuple[tuple[int, ...], ...]:
+    """Every ordered choice of two or more distinct indices below ``count``, shortest first."""
+    return tuple(
+        chosen
+        for size in range(2, count + 1)
+        for chosen in itertools.permutations(range(count), size)
+    )
+
+
 @functools.lru_cache(maxsize=256)
 def burst_members(names: tuple[str, ...]) -> st.SearchStrategy[list[str]]:
-    """Two or more distinct connections out of ``names``; cached like ``payloads``."""
-    return st.lists(st.sampled_from(names), min_size=2, max_size=len(names), unique=True)
+    """Two or more distinct connections out of ``names``, in any order; cached like ``payloads``.
+
+    Up to ``TABLE_LIMIT`` names this is one choice from a table of every
+    ordering (1,950 of them for six), which Hypothesis draws several times
+    faster than the equivalent unique list and shrinks towards the first pair.
+    """
+    if len(names) > TABLE_LIMIT:
+        return st.lists(st.sampled_from(names), min_size=2, max_size=len(names), unique=True)
+    return st.sampled_from(member_orders(len(names))).map(
+        lambda chosen: [names[index] for index in chosen]
+    )
 
 
 class EchoMachine(RuleBasedStateMachine):

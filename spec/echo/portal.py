@@ -4,11 +4,11 @@ Hypothesis's stateful testing is synchronous: it calls one rule method after
 another on its own thread. The echo fuzzer's clients, the oracle server and the
 deadlines all live in trio. Rather than starting ``trio.run`` per operation
 (which would also tear down the oracle and the connections every time), one
-trio loop runs for the whole campaign on a daemon thread, and each rule makes a
-single ``trio.from_thread.run`` hop that performs the whole step -- target and
-oracle side, observations and invariant checks -- before coming back. Only
-public trio APIs are used (``hypothesis-trio`` no longer imports on current
-Hypothesis).
+trio loop runs for the whole campaign on a daemon thread, and the fuzzer makes
+a single ``trio.from_thread.run`` hop per test case, which executes the whole
+case -- target and oracle side, observations and invariant checks -- before
+coming back. Only public trio APIs are used (``hypothesis-trio`` no longer
+imports on current Hypothesis).
 
 Long-lived tasks (connection readers, background writers, the oracle server)
 are started in ``TrioThread.nursery``, which stays open until ``close()``.

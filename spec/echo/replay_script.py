@@ -150,13 +150,18 @@ class ReplayConnection:
         self.writer.start()
 
     def wait_for_back_pressure(self, timeout: float) -> None:
-        """Return once the background write is done or has stalled for BACK_PRESSURE_QUIET s."""
+        """Return once the background write has stalled for BACK_PRESSURE_QUIET s.
+
+        A write that the kernel took whole still leaves the server that long to
+        read and echo it, as echofuzz's own clients do.
+        """
         limit = time.monotonic() + timeout
         last = -1
         while self.writer is not None and self.written != last and time.monotonic() < limit:
             last = self.written
             self.writer.join(BACK_PRESSURE_QUIET)
             if not self.writer.is_alive():
+                time.sleep(min(BACK_PRESSURE_QUIET, max(0.0, limit - time.monotonic())))
                 return
 
     def settle(self, deadline: float, until_eof: bool) -> None:
