@@ -6,6 +6,8 @@ later ones, the operations that reach the earlier ones are left out:
 
 1. connect-then-reset: the task's first step calls ``getpeername`` on a socket
    that was reset in the meantime: ``OSError: [Errno 107]`` kills the server.
+   The task starts only when its socket turns readable, so any reset of a
+   connection that never sent anything does this, not only ``connect_reset``.
 2. a reset on an established connection: ``recv`` raises ``ConnectionResetError``,
    which nothing catches, and the whole server dies.
 3. a client that does not read: ``sendall`` on a non-blocking socket raises
@@ -14,6 +16,7 @@ later ones, the operations that reach the earlier ones are left out:
 
 from dataclasses import dataclass
 
+import hypothesis
 import pytest
 
 from spec.echo.steps import OPS
@@ -28,6 +31,9 @@ class ArticleBug:
     trigger: str  # the operation the reproduction must contain
     max_steps: int  # a crash that races the client may need a few steps to show reliably
     ignore: tuple[str, ...] = ()  # bugs already found, so the fuzzer looks past them
+    # Test cases at least: bug 2 hides behind bug 1 whenever two resets reach the
+    # server in one select() call and the idle connection's comes first.
+    min_examples: int = 0
 
 
 BUGS = [
@@ -39,6 +45,7 @@ BUGS = [
         "reset",
         8,
         ignore=("Errno 107",),
+        min_examples=200,
     ),
     ArticleBug(
         "a client that does not read",
@@ -57,6 +64,7 @@ def test_the_fuzzer_finds_and_shrinks_each_bug_of_the_article_select_server(bug)
         ARTICLE_SELECT_SERVER,
         ops=frozenset(OPS) - bug.left_out,
         ignore=bug.ignore,
+        max_examples=max(hypothesis.settings().max_examples, bug.min_examples),
         max_payload=8 << 20,  # the kernel absorbs about 2.8 MB before sendall fails
     )
     assert result.verdict == "fail", describe(result)

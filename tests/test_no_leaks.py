@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from spec.echo.cli import InterruptGuard, run_guarded
 from spec.echo.fuzzer import Campaign, FuzzOptions
+from spec.echo.interrupts import InterruptGuard, run_guarded
 from spec.echo.reproduction import replay_differentially
 from spec.echo.steps import Payload, Step
 from spec.echo.targets import SpawnedTarget, TargetError

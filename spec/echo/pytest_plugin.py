@@ -87,19 +87,18 @@ from spec.echo.cli import (
     DEFAULT_MAX_EXAMPLES,
     DEFAULT_MAX_PAYLOAD,
     DEFAULT_REPRO,
-    InterruptGuard,
     byte_size,
     format_summary,
     operations,
     positive_int,
     positive_seconds,
     report_json,
-    run_guarded,
     seed_number,
 )
 from spec.echo.databases import DatabaseError, close_database, open_database
 from spec.echo.executor import DifferentialExecutor
 from spec.echo.fuzzer import FuzzOptions, FuzzResult
+from spec.echo.interrupts import InterruptGuard, run_guarded
 from spec.echo.oracle import EchoOracle
 from spec.echo.portal import TrioThread
 from spec.echo.reproduction import script_source, write_atomically, write_script

@@ -159,7 +159,7 @@ def replay_differentially(
     """Start ``target``, run ``steps`` against it and a fresh oracle; the first problem or None.
 
     ``checkpoint`` is called between steps, where a Ctrl-C may safely stop the
-    replay (see ``cli.InterruptGuard``). The target is stopped whatever happens.
+    replay (see ``interrupts.InterruptGuard``). The target is stopped whatever happens.
     A server's death is reported before the symptoms it causes, as the campaign
     does.
     """
