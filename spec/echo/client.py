@@ -49,7 +49,7 @@ class Signal:
         self._waiting = 0
 
     def fire(self) -> None:
-        if self._waiting:  # nobody waiting, nothing to do: most fires are of this kind
+        if self._waiting:  # most fires find nobody waiting, and then there is nothing to do
             self._event.set()
             self._event = trio.Event()
 
@@ -79,26 +79,9 @@ class ClientConnection:
         self._reader_running = False
         self._closed = False
 
-    @classmethod
-    async def open(
-        cls,
-        name: str,
-        address: tuple[str, int],
-        nursery: trio.Nursery,
-        timeout: float,
-        rcvbuf: int = 0,
-        reading: bool = True,
-        changes: Signal | None = None,
-    ) -> ClientConnection | str:
-        """Connect and start the reader; a string saying why on failure."""
-        started = cls.start_connect(address, rcvbuf)
-        if isinstance(started, str):
-            return started
-        return await cls.finish_connect(name, started, nursery, timeout, reading, changes)
-
     @staticmethod
     def start_connect(address: tuple[str, int], rcvbuf: int = 0) -> socket.socket | str:
-        """The first half of ``open``, which does not wait: a connecting socket, or why not.
+        """The first half of opening a connection, without waiting: a connecting socket, or why not.
 
         Starting two connections before waiting for either lets both handshakes
         run at once without a task each.
@@ -130,7 +113,7 @@ class ClientConnection:
         changes: Signal | None = None,
         reader: bool = True,
     ) -> ClientConnection | str:
-        """The second half of ``open``: wait for the handshake, then start the reader.
+        """The second half: wait for the handshake, then start the reader.
 
         ``reader=False`` leaves the reader out, for a connection that will be
         closed before anything could arrive (``connect_reset``).
@@ -222,10 +205,6 @@ class ClientConnection:
                 return f"sending did not finish within {timeout:.2f} s"
         return self.write_error
 
-    async def send(self, data: bytes, timeout: float) -> str | None:
-        """Write ``data`` within ``timeout``; None, or what went wrong."""
-        return await self.finish_send(self.start_send(data), timeout)
-
     def send_in_background(self, data: bytes, nursery: trio.Nursery) -> None:
         """Start writing ``data`` without waiting, as a client that will read later."""
         self.ledger.sent += data
@@ -241,11 +220,6 @@ class ClientConnection:
                 self.changes.fire()
 
         nursery.start_soon(write)
-
-    @property
-    def writing(self) -> bool:
-        """A background write is still going on."""
-        return self._writer_done is not None
 
     async def wait_for_back_pressure(self, timeout: float, quiet: float) -> None:
         """Wait until the background write has made no progress for ``quiet`` s.
@@ -282,14 +256,6 @@ class ClientConnection:
     def settled(self, until_eof: bool) -> bool:
         """The echo is complete (and EOF came, if asked) or the server ended it."""
         return self._writer_done is None and is_settled(self.ledger, until_eof)
-
-    async def settle(self, until_eof: bool, timeout: float) -> bool:
-        """Wait until ``settled(until_eof)``, at most ``timeout`` s."""
-        with trio.move_on_after(timeout):
-            while not self.settled(until_eof):
-                await self.changes.wait()
-            return True
-        return False
 
     def shutdown_write(self) -> str | None:
         try:

@@ -1,13 +1,13 @@
 """Stopping a campaign cleanly on Ctrl-C, SIGTERM or SIGHUP (exit 128 + the signal number).
 
-Stopping needs care because the fuzzer's I/O happens on a trio loop in another thread: a
-``KeyboardInterrupt`` that lands while the main thread waits for a hop into
-that loop would leave the hop's task running on, unsupervised, and the next
-step would race it -- a bogus divergence. Landing inside Hypothesis's engine
-or a garbage-collector callback is no better (an internal error, or an
-interrupt Python prints and drops). ``InterruptGuard`` therefore defers the
-interrupt to the next step boundary, except while waiting for a server to
-start listening; a third Ctrl-C is obeyed at once, wherever it lands.
+Stopping needs care because the fuzzer's I/O happens on a trio loop in another
+thread: a ``KeyboardInterrupt`` that lands while the main thread waits for a hop
+into that loop would leave the hop's task running on, unsupervised, and the next
+step would race it -- a bogus divergence. Landing inside Hypothesis's engine or
+a garbage-collector callback is no better (an internal error, or an interrupt
+Python prints and drops). ``InterruptGuard`` therefore defers the interrupt to
+the next step boundary, except while waiting for a server to start listening; a
+third Ctrl-C is obeyed at once, wherever it lands.
 
 Execution checks the guard too: a test case runs in one hop, and the trio side
 asks ``GuardedCampaign.stop_requested`` between steps, so an interrupt ends the

