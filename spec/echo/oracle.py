@@ -19,8 +19,9 @@ allows (``serve_tcp``, ``receive_some``, ``send_all``). ``EchoOracle``, the one
 the fuzzer uses, is the same loop on non-blocking stdlib sockets with trio's
 ``wait_readable``/``wait_writable``: it makes one trip through the scheduler
 per chunk where the stream version makes three, and the oracle's share of a
-fuzzer step fell accordingly. The tests fuzz each against the other, and both
-against the echo model, so the faster one is no article of faith.
+fuzzer step fell accordingly. The tests fuzz both, as targets, against the
+fuzzer's oracle (so the stream rendition checks the raw one) and check both
+directly against the echo model, so the faster one is no article of faith.
 
 That the oracle obeys the model is checked again at run time: the fuzzer
 applies the model's invariants to the oracle's observations at every step.
