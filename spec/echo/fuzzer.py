@@ -165,16 +165,6 @@ class Campaign:
         self.examples += 1
         self._progress()
 
-    def execute(self, step: Step) -> list[str]:
-        assert self.executor is not None
-        self.steps += 1
-        problems = self._with_death_notice(self.executor.execute(step))
-        if problems and self.first_failure is None and not self.is_known(problems[0]):
-            self.first_failure_example = self.examples
-            elapsed = time.monotonic() - self.started
-            self.first_failure = (elapsed, problems[0], [], list(self.history))
-        return problems
-
     def execute_case(self, steps: list[Step]) -> tuple[int, list[str]]:
         """Execute a generated test case in one hop: how many steps ran, the last one's problems.
 

@@ -125,10 +125,6 @@ class GuardedCampaign(Campaign):
         self.guard.checkpoint()
         super().begin_case()
 
-    def execute(self, step: Step) -> list[str]:
-        self.guard.checkpoint()
-        return super().execute(step)
-
     def execute_case(self, steps: list[Step]) -> tuple[int, list[str]]:
         self.guard.checkpoint()
         outcome = super().execute_case(steps)
