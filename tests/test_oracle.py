@@ -1,12 +1,17 @@
-"""The oracle obeys the echo model: fuzzed against both of its renditions, and checked directly."""
+"""The oracle obeys the echo model: fuzzed against both of its renditions, and checked directly.
 
+The fuzzer itself reaches the oracle through socketpairs; fuzzing the TCP
+renditions as targets therefore also checks that the two transports agree.
+"""
+
+import contextlib
 import socket
 
 import pytest
 import trio
 
 from spec.echo.fuzzer import Campaign, FuzzOptions
-from spec.echo.oracle import EchoOracle, StreamEchoOracle
+from spec.echo.oracle import EchoOracle, StreamEchoOracle, paired_connection
 from spec.echo.portal import TrioThread
 from spec.echo.targets import AddressTarget
 from tests.echo_targets import describe
@@ -80,4 +85,36 @@ async def test_a_client_that_never_reads_holds_up_only_itself(oracle_class):
             assert await stream.receive_some() == b"others still served"
         await stream.aclose()
         hog.close()
+        nursery.cancel_scope.cancel()
+
+
+async def test_the_paired_oracle_echoes_everything_and_ends_with_eof_however_the_client_leaves():
+    async with trio.open_nursery() as nursery:
+        payload = bytes(range(256)) * 4000  # more than a socketpair buffers
+        # A reset client first (unread echoes, then close): only its own task ends.
+        reset = paired_connection(nursery)
+        reset.send(b"x" * 1000)
+        reset.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        await trio.sleep(0.01)
+        reset.close()
+        client = paired_connection(nursery)
+        view = memoryview(payload)
+        received = bytearray()
+        eof = False
+        with trio.fail_after(10):
+            while not eof:
+                if view:
+                    with contextlib.suppress(BlockingIOError):
+                        view = view[client.send(view[:65536]) :]
+                    if not view:
+                        client.shutdown(socket.SHUT_WR)
+                try:
+                    chunk = client.recv(65536)
+                except BlockingIOError:
+                    await trio.sleep(0)  # the oracle runs on this loop
+                    continue
+                received += chunk
+                eof = not chunk
+        assert received == payload
+        client.close()
         nursery.cancel_scope.cancel()

@@ -2,10 +2,19 @@
 
 A real client reads while it writes; otherwise a large payload deadlocks
 against any server with flow control (the server stops reading once it cannot
-write). So every connection has a reader task that drains the socket into the
-ledger continuously -- unless it is a *slow reader*, whose reader is paused on
-purpose so that the server meets back-pressure. Writes that must not block the
-step (the slow reader's payload) run as background tasks.
+write). So from its first send on, a connection has a reader task that drains
+the socket into the ledger continuously -- unless it is a *slow reader*, whose
+reader is paused on purpose so that the server meets back-pressure. Writes
+that must not block the step (the slow reader's payload) run as background
+tasks.
+
+Before its first send, nothing should arrive on a connection, and most
+connections the fuzzer opens never send at all (they are closed or reset
+empty). Those get no reader task: ``poll`` reads whatever is there without
+waiting, which the executor does after every step, and a reader is started
+only when a step has to wait for something to arrive (an EOF after a
+half-close). A server that closes or writes to an idle connection is seen at
+the same point either way: at the end of the step.
 
 Nothing here raises for what a server does: errors become ledger states
 (``remote`` is "eof" or "reset") or returned strings, because the verdict is
@@ -64,9 +73,12 @@ class Signal:
 class ClientConnection:
     """One connection to one server, with its reader task and its ledger."""
 
-    def __init__(self, name: str, sock: socket.socket, changes: Signal) -> None:
+    def __init__(
+        self, name: str, sock: socket.socket, changes: Signal, nursery: trio.Nursery
+    ) -> None:
         self.name = name
         self.sock = sock
+        self.nursery = nursery
         self.ledger = Ledger()
         self.write_error: str | None = None
         self.written = 0  # bytes the kernel has taken from this client so far
@@ -76,6 +88,7 @@ class ClientConnection:
         self._resume: trio.Event | None = None
         #: Set while a background write runs: the event that marks its end.
         self._writer_done: trio.Event | None = None
+        self._reader_started = False
         self._reader_running = False
         self._closed = False
 
@@ -111,24 +124,30 @@ class ClientConnection:
         timeout: float,
         reading: bool = True,
         changes: Signal | None = None,
-        reader: bool = True,
     ) -> ClientConnection | str:
-        """The second half: wait for the handshake, then start the reader.
-
-        ``reader=False`` leaves the reader out, for a connection that will be
-        closed before anything could arrive (``connect_reset``).
-        """
+        """The second half: wait for the handshake; the reader starts with the first send."""
         problem = await _connected(sock, timeout)
         if problem is not None:
             sock.close()
             return problem
-        conn = cls(name, sock, changes if changes is not None else Signal())
+        conn = cls(name, sock, changes if changes is not None else Signal(), nursery)
         if not reading:
             conn._resume = trio.Event()
-        if reader:
-            conn._reader_running = True
-            nursery.start_soon(conn._read_loop)
         return conn
+
+    def ensure_reader(self) -> None:
+        """Start the reader task, unless it has started before or nothing more can arrive."""
+        if not (self._reader_started or self._closed) and self.ledger.remote == "open":
+            self._reader_started = self._reader_running = True
+            self.nursery.start_soon(self._read_loop)
+
+    def poll(self) -> None:
+        """Without a reader task: read what has arrived, without waiting, into the ledger."""
+        if self._reader_started or self._closed or self._resume is not None:
+            return
+        while self.ledger.remote == "open":
+            if not self._receive():
+                return
 
     async def _read_loop(self) -> None:
         # No cancel scope: ``close`` ends this task by waking it (notify_closing,
@@ -147,20 +166,29 @@ class ClientConnection:
                 return  # closed before this task ran: the socket has no number left
             try:
                 await trio.lowlevel.wait_readable(sock)
-                data = sock.recv(READ_SIZE)
-            except BlockingIOError:
-                continue  # readiness was spurious
-            except (OSError, trio.ClosedResourceError) as exc:
-                if not self._closed and isinstance(exc, OSError):
-                    self.ledger.remote = "reset"
+            except trio.ClosedResourceError:
                 self.changes.fire()
                 return
-            if not data:
-                self.ledger.remote = "eof"
-                self.changes.fire()
+            if self._receive() and self.ledger.remote != "open":
                 return
-            self.ledger.received += data
+
+    def _receive(self) -> bool:
+        """One ``recv`` into the ledger: whether anything happened (data, EOF or an error)."""
+        try:
+            data = self.sock.recv(READ_SIZE)
+        except BlockingIOError:
+            return False
+        except OSError:
+            if not self._closed:
+                self.ledger.remote = "reset"
             self.changes.fire()
+            return True
+        if data:
+            self.ledger.received += data
+        else:
+            self.ledger.remote = "eof"
+        self.changes.fire()
+        return True
 
     def resume_reading(self) -> None:
         if self._resume is not None:
@@ -194,6 +222,7 @@ class ClientConnection:
     def start_send(self, data: bytes) -> memoryview:
         """Record ``data`` as sent and write what fits now; the part still to write."""
         self.ledger.sent += data  # before writing: nothing can echo back sooner
+        self.ensure_reader()
         return self._write_now(memoryview(data))
 
     async def finish_send(self, rest: memoryview, timeout: float) -> str | None:
@@ -208,6 +237,7 @@ class ClientConnection:
     def send_in_background(self, data: bytes, nursery: trio.Nursery) -> None:
         """Start writing ``data`` without waiting, as a client that will read later."""
         self.ledger.sent += data
+        self.ensure_reader()
         done = self._writer_done = trio.Event()
 
         async def write() -> None:

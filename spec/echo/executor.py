@@ -22,10 +22,14 @@ Theory of operation:
 
 Deadlines: the target gets ``deadline`` seconds plus transfer time for the bytes
 involved; the oracle, running in-process, gets a generous fixed bound.
+
+The oracle is reached through socketpairs (``oracle.paired_connection``) unless
+an address is given: then through TCP, like the target.
 """
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -33,8 +37,9 @@ from typing import Any
 
 import trio
 
-from spec.echo.client import ClientConnection, Signal
+from spec.echo.client import ClientConnection, Signal, describe_os_error
 from spec.echo.model import Ledger, check_prefix, check_settled
+from spec.echo.oracle import paired_connection
 from spec.echo.portal import TrioThread
 from spec.echo.replay_script import BACK_PRESSURE_QUIET, allowance
 from spec.echo.steps import Payload, Step
@@ -95,7 +100,7 @@ class DifferentialExecutor:
         self,
         portal: TrioThread,
         target: tuple[str, int],
-        oracle: tuple[str, int],
+        oracle: tuple[str, int] | None,
         deadline: float,
     ) -> None:
         self.portal = portal
@@ -170,6 +175,8 @@ class DifferentialExecutor:
     def _invariants(self) -> list[str]:
         problems = []
         for name, pair in self.pairs.items():
+            pair.target.poll()  # connections without a reader task yet: what has arrived?
+            pair.oracle.poll()
             if check_prefix(name, pair.oracle.ledger) or pair.oracle.ledger.remote != "open":
                 raise OracleFailure(f"{name}: the oracle broke the model: {pair.oracle.ledger}")
             problem = check_prefix(name, pair.target.ledger)
@@ -182,26 +189,24 @@ class DifferentialExecutor:
                 problems.append(problem)
         return problems
 
-    async def _open(
-        self, name: str, rcvbuf: int = 0, reading: bool = True, reader: bool = True
-    ) -> list[str]:
+    async def _open(self, name: str, rcvbuf: int = 0, reading: bool = True) -> list[str]:
         # Both handshakes start before either is waited for; waiting for them one
         # after the other then costs no more than waiting for the slower.
         nursery = self.portal.nursery
         started_target = ClientConnection.start_connect(self.target, rcvbuf)
-        started_oracle = ClientConnection.start_connect(self.oracle, rcvbuf)
+        started_oracle = self._start_oracle(rcvbuf)
         target = (
             started_target
             if isinstance(started_target, str)
             else await ClientConnection.finish_connect(
-                name, started_target, nursery, self._limit(0), reading, self.changes, reader
+                name, started_target, nursery, self._limit(0), reading, self.changes
             )
         )
         oracle = (
             started_oracle
             if isinstance(started_oracle, str)
             else await ClientConnection.finish_connect(
-                name, started_oracle, nursery, self._oracle_limit(0), reading, self.changes, reader
+                name, started_oracle, nursery, self._oracle_limit(0), reading, self.changes
             )
         )
         if isinstance(oracle, str):
@@ -213,6 +218,14 @@ class DifferentialExecutor:
             return [f"{name}: {target}"]
         self.pairs[name] = ConnectionPair(target, oracle)
         return []
+
+    def _start_oracle(self, rcvbuf: int) -> socket.socket | str:
+        if self.oracle is not None:
+            return ClientConnection.start_connect(self.oracle, rcvbuf)
+        try:
+            return paired_connection(self.portal.nursery)
+        except OSError as exc:
+            return f"connect failed: {describe_os_error(exc)}"
 
     async def _send_on(self, sends: list[tuple[str, Payload]]) -> list[str]:
         """Send on each named connection, both sides; what fits is written before any waiting."""
@@ -244,12 +257,16 @@ class DifferentialExecutor:
         waits: list[tuple[ClientConnection, float]] = []
         for name in names:
             pair = self.pairs[name]
-            # Waiting for echoes means reading them, even on a slow reader.
-            pair.target.resume_reading()
-            pair.oracle.resume_reading()
             owed = len(pair.target.ledger.sent)
-            waits.append((pair.target, now + self._limit(owed)))
-            waits.append((pair.oracle, now + self._oracle_limit(owed)))
+            for conn, deadline in (
+                (pair.target, now + self._limit(owed)),
+                (pair.oracle, now + self._oracle_limit(owed)),
+            ):
+                conn.resume_reading()  # waiting for echoes means reading them, even slowly
+                conn.poll()
+                if not conn.settled(until_eof):
+                    conn.ensure_reader()  # something is still to come: wait for it
+                    waits.append((conn, deadline))
         # One task waits for all of them: each connection counts until it settles
         # or its own deadline passes, whichever comes first.
         while True:
@@ -311,10 +328,24 @@ class DifferentialExecutor:
         return problems
 
     async def _connect_reset(self, step: Step) -> list[str]:
-        problems = await self._open(step.conn, reader=False)
-        if not problems:
-            self.pairs.pop(step.conn).close(abortive=True)
-        return problems
+        """Open to the target alone and reset at once.
+
+        Nothing is observed on such a connection, so the oracle would have
+        nothing to compare; the step is there for what the reset does to the
+        server, which later steps observe.
+        """
+        started = ClientConnection.start_connect(self.target)
+        conn = (
+            started
+            if isinstance(started, str)
+            else await ClientConnection.finish_connect(
+                step.conn, started, self.portal.nursery, self._limit(0), changes=self.changes
+            )
+        )
+        if isinstance(conn, str):
+            return [f"{step.conn}: {conn}"]
+        conn.close(abortive=True)
+        return []
 
     async def _burst(self, step: Step) -> list[str]:
         problems = await self._send_on(list(step.sends))

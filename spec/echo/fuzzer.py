@@ -6,10 +6,11 @@ share: ``Campaign(target, FuzzOptions(...)).run()`` returns a ``FuzzResult``.
 Theory of operation:
 
 1. One trio loop (``TrioThread``) hosts the oracle and every client connection
-   for the whole campaign. The machine generates a whole test case first and
-   the campaign executes it in one hop (``execute_case``): steps never depend
-   on outcomes, and a case then runs exactly as its replays will, back to back.
-   (One hop per step spent more time crossing threads than executing steps.)
+   for the whole campaign; the oracle's connections are socketpairs. The
+   machine generates a whole test case first and the campaign executes it in
+   one hop (``execute_case``): steps never depend on outcomes, and a case then
+   runs exactly as its replays will, back to back. (One hop per step spent
+   more time crossing threads than executing steps.)
 2. Each Hypothesis test case gets a fresh ``DifferentialExecutor``; a target
    that died is restarted before the next case (when echofuzz spawned it), and
    once a failure has been seen every case starts on a fresh server, so that
@@ -37,7 +38,6 @@ from hypothesis.stateful import run_state_machine_as_test
 
 from spec.echo.executor import DifferentialExecutor, OracleFailure
 from spec.echo.machine import EchoDivergence, EchoMachine
-from spec.echo.oracle import EchoOracle
 from spec.echo.portal import TrioThread
 from spec.echo.shrink import renumber, shrink, tag_connections
 from spec.echo.steps import OPS, Payload, Step
@@ -133,7 +133,6 @@ class Campaign:
         if unknown:
             raise TargetError(f"unknown operations: {', '.join(sorted(unknown))}")
         self.portal: TrioThread | None = None
-        self.oracle_address: tuple[str, int] = ("127.0.0.1", 0)
         self.executor: DifferentialExecutor | None = None
         self.examples = 0
         self.steps = 0
@@ -160,7 +159,7 @@ class Campaign:
             raise TargetLost(f"{self.target.description} stopped accepting connections")
         assert self.portal is not None
         self.executor = DifferentialExecutor(
-            self.portal, self.target.address(), self.oracle_address, self.options.deadline
+            self.portal, self.target.address(), None, self.options.deadline
         )
         self.examples += 1
         self._progress()
@@ -267,9 +266,8 @@ class Campaign:
         try:
             with TrioThread() as portal:
                 self.portal = portal
-                self.oracle_address = portal.call(EchoOracle().start, portal.nursery)
                 self.executor = DifferentialExecutor(
-                    portal, self.target.address(), self.oracle_address, self.options.deadline
+                    portal, self.target.address(), None, self.options.deadline
                 )
                 self._sanity_check()
                 self._fuzz(result)
@@ -370,7 +368,7 @@ class Campaign:
         executor = DifferentialExecutor(
             self.portal,
             self.target.address(),
-            self.oracle_address,
+            None,
             self.options.deadline if deadline is None else deadline,
         )
         try:

@@ -30,7 +30,6 @@ from pathlib import Path
 
 from spec.echo import replay_script
 from spec.echo.executor import DifferentialExecutor
-from spec.echo.oracle import EchoOracle
 from spec.echo.portal import TrioThread
 from spec.echo.steps import Step, steps_from_json
 from spec.echo.targets import Target
@@ -166,8 +165,7 @@ def replay_differentially(
     try:
         target.start()
         with TrioThread() as portal:
-            oracle = portal.call(EchoOracle().start, portal.nursery)
-            executor = DifferentialExecutor(portal, target.address(), oracle, deadline)
+            executor = DifferentialExecutor(portal, target.address(), None, deadline)
             try:
                 for step in steps:
                     checkpoint()
