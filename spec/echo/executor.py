@@ -268,14 +268,17 @@ class DifferentialExecutor:
                     conn.ensure_reader()  # something is still to come: wait for it
                     waits.append((conn, deadline))
         # One task waits for all of them: each connection counts until it settles
-        # or its own deadline passes, whichever comes first.
-        while True:
-            now = trio.current_time()
-            waits = [(c, d) for c, d in waits if d > now and not c.settled(until_eof)]
-            if not waits:
-                break
-            with trio.move_on_at(min(deadline for _, deadline in waits)):
-                await self.changes.wait()
+        # or its own deadline passes, whichever comes first. One cancel scope
+        # serves every wake-up until the earliest deadline passes.
+        while waits:
+            with trio.CancelScope() as scope:
+                while True:
+                    now = trio.current_time()
+                    waits = [(c, d) for c, d in waits if d > now and not c.settled(until_eof)]
+                    if not waits:
+                        break
+                    scope.deadline = min(deadline for _, deadline in waits)
+                    await self.changes.wait()
         problems = []
         for name in names:
             pair = self.pairs[name]
