@@ -81,6 +81,30 @@ def test_a_candidate_that_fails_only_sometimes_is_not_reported():
     assert len(shrunk) >= 5
 
 
+def test_when_the_way_down_cannot_be_confirmed_the_shrinker_takes_another_way():
+    # Connection a's bug shows every time; b's only every other time. The first
+    # deletion keeps b alone, which fails once and so is followed, but never
+    # confirms; the shrinker must then find a instead of giving back the original.
+    steps = [connect("a"), send("a"), reset("a"), connect("b"), send("b"), reset("b")]
+    replays: dict[tuple, int] = {}
+
+    def b_is_flaky(candidate):
+        named = tuple((s.op, s.conn) for s in candidate)
+        replays[named] = replays.get(named, 0) + 1
+        if "a" not in {s.conn for s in candidate} and replays[named] % 2 == 0:
+            return None
+        return reset_after_data(candidate)
+
+    shrunk, reason = shrink(steps, reset_after_data(steps), b_is_flaky)
+    assert [(s.op, s.conn) for s in shrunk] == [
+        ("connect", "a"),
+        ("send", "a"),
+        ("reset", "a"),
+        ("finish", ""),
+    ]
+    assert signature(reason) == signature(reset_after_data(steps))
+
+
 @st.composite
 def step_lists(draw):
     names = [f"c{i}" for i in range(1, 5)]

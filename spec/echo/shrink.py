@@ -36,6 +36,8 @@ MAX_REPLAYS = 120
 MAX_SECONDS = 60.0
 #: Replays the final reproduction must fail in a row to be reported.
 CONFIRMATIONS = 3
+#: Descents from the original steps, when a descent ends in nothing that can be confirmed.
+SEARCHES = 3
 
 
 def signature(reason: str) -> str:
@@ -128,11 +130,20 @@ def shrink(
     short deadlines, which make stalls cheap, and confirm with the real ones). If
     it does not fail every time (a timing accident was accepted on the way), the
     shrinker walks back through the candidates it accepted until one does.
+
+    A walk back can end at the start: when one connection's bug shows one way or
+    another depending on timing, a search that followed it accepts only
+    candidates that cannot be confirmed. Then the search starts again from the
+    original steps with those candidates counted as passing, so that it takes
+    another way down (another connection, say), up to ``SEARCHES`` times.
     """
     wanted = signature(reason)
     budget = [MAX_REPLAYS]
     give_up = time.monotonic() + max_seconds
     tried: dict[str, str | None] = {}
+
+    def key(candidate: list[Step]) -> str:
+        return json.dumps([step.to_json() for step in candidate])
 
     def fails_like_it(
         candidate: list[Step], replay: Callable[..., str | None] = replay
@@ -142,37 +153,57 @@ def shrink(
         return got if got is not None and signature(got) == wanted else None
 
     def still_fails(candidate: list[Step]) -> str | None:
-        key = json.dumps([step.to_json() for step in candidate])
-        if key not in tried:
+        known = key(candidate)
+        if known not in tried:
             if budget[0] <= 0 or len(candidate) <= 1 or time.monotonic() > give_up:
                 return None
-            tried[key] = fails_like_it(candidate)
-        return tried[key]
+            tried[known] = fails_like_it(candidate)
+        return tried[known]
 
     # A crash shows only when something comes after it: end every candidate with
     # the end-of-case check, whose probe makes the server's death observable.
-    best, best_reason = list(steps), reason
-    if not best or best[-1].op != "finish":
-        best.append(Step("finish"))
-    accepted = [(best, best_reason)]
+    start = list(steps)
+    if not start or start[-1].op != "finish":
+        start.append(Step("finish"))
+    for _ in range(SEARCHES):
+        accepted = _search(start, reason, still_fails, budget)
+        for candidate, got in reversed(accepted):
+            confirmed = [fails_like_it(candidate, confirm or replay) for _ in range(CONFIRMATIONS)]
+            if all(confirmed):
+                return candidate, confirmed[-1] or got
+            tried[key(candidate)] = None  # not reliably: the next search goes round it
+        if not accepted or budget[0] <= 0 or time.monotonic() > give_up:
+            break
+    return start, reason
+
+
+def _search(
+    start: list[Step],
+    reason: str,
+    still_fails: Callable[[list[Step]], str | None],
+    budget: list[int],
+) -> list[tuple[list[Step], str]]:
+    """One descent from ``start``: every candidate accepted on the way, smallest last."""
+    best = start
+    accepted: list[tuple[list[Step], str]] = []
 
     def accept(candidate: list[Step], got: str) -> None:
-        nonlocal best, best_reason
-        best, best_reason = candidate, got
+        nonlocal best
+        best = candidate
         accepted.append((candidate, got))
 
     # Coarse first: delete ever smaller blocks of steps (ddmin), repairing what
     # the deletion leaves dangling; long histories shrink in a few replays.
     size = len(best) // 2
     while size >= 2 and budget[0] > 0:
-        start = 0
-        while start < len(best) - 1:
-            candidate = consistent(best[:start] + best[start + size :])
+        at = 0
+        while at < len(best) - 1:
+            candidate = consistent(best[:at] + best[at + size :])
             got = still_fails(candidate) if candidate != best else None
             if got is not None:
                 accept(candidate, got)
             else:
-                start += size
+                at += size
         size //= 2
     progress = True
     while progress and budget[0] > 0:
@@ -202,11 +233,7 @@ def shrink(
                     accept(candidate, got)
                     progress = True
                     break
-    for candidate, got in reversed(accepted[1:]):
-        confirmed = [fails_like_it(candidate, confirm or replay) for _ in range(CONFIRMATIONS)]
-        if all(confirmed):
-            return candidate, confirmed[-1] or got
-    return accepted[0]
+    return accepted
 
 
 def renumber(steps: list[Step], reason: str) -> tuple[list[Step], str]:
