@@ -227,12 +227,9 @@ async def _nothing() -> list[str]:
 class NullExecutor:
     """Executes nothing: what is left is Hypothesis and the machine."""
 
-    def __init__(self, portal: TrioThread, *args: object) -> None:
+    def __init__(self, portal: TrioThread, *args: object, **kwargs: object) -> None:
         self.portal = portal
         self.pairs: dict[str, object] = {}
-
-    def execute(self, step: Step) -> list[str]:
-        return []
 
     def execute_all(
         self, steps: Sequence[Step], stop: Callable[[list[str]], bool] = bool
@@ -245,9 +242,6 @@ class NullExecutor:
 
 class HopExecutor(NullExecutor):
     """Makes the real executor's hops (one per test case), each to a no-op."""
-
-    def execute(self, step: Step) -> list[str]:
-        return self.portal.call(_nothing)
 
     def execute_all(
         self, steps: Sequence[Step], stop: Callable[[list[str]], bool] = bool

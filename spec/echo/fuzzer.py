@@ -159,7 +159,7 @@ class Campaign:
             raise TargetLost(f"{self.target.description} stopped accepting connections")
         assert self.portal is not None
         self.executor = DifferentialExecutor(
-            self.portal, self.target.address(), None, self.options.deadline
+            self.portal, self.target.address(), oracle=None, deadline=self.options.deadline
         )
         self.examples += 1
         self._progress()
@@ -267,7 +267,7 @@ class Campaign:
             with TrioThread() as portal:
                 self.portal = portal
                 self.executor = DifferentialExecutor(
-                    portal, self.target.address(), None, self.options.deadline
+                    portal, self.target.address(), oracle=None, deadline=self.options.deadline
                 )
                 self._sanity_check()
                 self._fuzz(result)
@@ -368,8 +368,8 @@ class Campaign:
         executor = DifferentialExecutor(
             self.portal,
             self.target.address(),
-            None,
-            self.options.deadline if deadline is None else deadline,
+            oracle=None,
+            deadline=self.options.deadline if deadline is None else deadline,
         )
         try:
             _, problems = executor.execute_all(steps, self._stop_after)

@@ -26,8 +26,8 @@ directly against the echo model, so the faster one is no article of faith.
 The fuzzer reaches ``EchoOracle``'s echo loop through a socketpair
 (``paired_connection``) rather than through its TCP listener: the same loop on
 the other end, without a loopback handshake, an accept and a second TCP
-teardown for every client connection. That halves the kernel's TCP work per
-fuzzer step. What the oracle is compared on -- the bytes echoed and how the
+teardown for every client connection. That halves the TCP connections a fuzzer
+step makes. What the oracle is compared on -- the bytes echoed and how the
 connection ended -- does not depend on the transport for a correct echo
 server; the TCP listener stays for anyone who wants an address (the pytest
 plugin's ``echo_oracle``), and the tests fuzz it as a target against the

@@ -165,7 +165,9 @@ def replay_differentially(
     try:
         target.start()
         with TrioThread() as portal:
-            executor = DifferentialExecutor(portal, target.address(), None, deadline)
+            executor = DifferentialExecutor(
+                portal, target.address(), oracle=None, deadline=deadline
+            )
             try:
                 for step in steps:
                     checkpoint()

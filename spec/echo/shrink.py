@@ -166,7 +166,7 @@ def shrink(
     if not start or start[-1].op != "finish":
         start.append(Step("finish"))
     for _ in range(SEARCHES):
-        accepted = _search(start, reason, still_fails, budget)
+        accepted = _search(start, still_fails, budget)
         for candidate, got in reversed(accepted):
             confirmed = [fails_like_it(candidate, confirm or replay) for _ in range(CONFIRMATIONS)]
             if all(confirmed):
@@ -179,7 +179,6 @@ def shrink(
 
 def _search(
     start: list[Step],
-    reason: str,
     still_fails: Callable[[list[Step]], str | None],
     budget: list[int],
 ) -> list[tuple[list[Step], str]]:
