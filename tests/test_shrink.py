@@ -105,6 +105,30 @@ def test_when_the_way_down_cannot_be_confirmed_the_shrinker_takes_another_way():
     assert signature(reason) == signature(reset_after_data(steps))
 
 
+def test_a_confirmed_candidate_whose_smaller_ones_were_accidents_is_shrunk_further():
+    # The first deletion drops the noise and keeps a and b; later ones keep b
+    # alone, which fails on its first replay only. The walk back confirms a-and-b;
+    # the shrinker must go on from there to a alone rather than report b's steps.
+    noise = [connect("n1"), send("n1"), connect("n2"), send("n2"), connect("n3"), send("n3")]
+    steps = [*noise, connect("a"), send("a"), reset("a"), connect("b"), send("b"), reset("b")]
+    replays: dict[tuple, int] = {}
+
+    def b_fails_once(candidate):
+        named = tuple((s.op, s.conn) for s in candidate)
+        replays[named] = replays.get(named, 0) + 1
+        if "a" not in {s.conn for s in candidate} and replays[named] > 1:
+            return None
+        return reset_after_data(candidate)
+
+    shrunk, _ = shrink(steps, reset_after_data(steps), b_fails_once)
+    assert [(s.op, s.conn) for s in shrunk] == [
+        ("connect", "a"),
+        ("send", "a"),
+        ("reset", "a"),
+        ("finish", ""),
+    ]
+
+
 @st.composite
 def step_lists(draw):
     names = [f"c{i}" for i in range(1, 5)]

@@ -131,11 +131,13 @@ def shrink(
     it does not fail every time (a timing accident was accepted on the way), the
     shrinker walks back through the candidates it accepted until one does.
 
-    A walk back can end at the start: when one connection's bug shows one way or
-    another depending on timing, a search that followed it accepts only
-    candidates that cannot be confirmed. Then the search starts again from the
-    original steps with those candidates counted as passing, so that it takes
-    another way down (another connection, say), up to ``SEARCHES`` times.
+    Candidates that fail confirmation are counted as passing from then on, and
+    the search descends again from the candidate the walk back stopped at (the
+    original steps, if it went all the way back), so that it takes another way
+    down: when one connection's bug shows only on some replays, a descent that
+    followed it stops short, or ends where the original began, while another
+    connection's bug would have shrunk further. That is up to ``SEARCHES``
+    descents, the last confirmed candidate being the answer.
     """
     wanted = signature(reason)
     budget = [MAX_REPLAYS]
@@ -165,16 +167,19 @@ def shrink(
     start = list(steps)
     if not start or start[-1].op != "finish":
         start.append(Step("finish"))
+    found: tuple[list[Step], str] | None = None
     for _ in range(SEARCHES):
         accepted = _search(start, still_fails, budget)
         for candidate, got in reversed(accepted):
             confirmed = [fails_like_it(candidate, confirm or replay) for _ in range(CONFIRMATIONS)]
             if all(confirmed):
-                return candidate, confirmed[-1] or got
-            tried[key(candidate)] = None  # not reliably: the next search goes round it
+                found = candidate, confirmed[-1] or got
+                start = candidate  # the next descent goes on from here
+                break
+            tried[key(candidate)] = None  # not reliably: the next descent goes round it
         if not accepted or budget[0] <= 0 or time.monotonic() > give_up:
             break
-    return start, reason
+    return found or (start, reason)
 
 
 def _search(
