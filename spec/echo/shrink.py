@@ -36,7 +36,7 @@ MAX_REPLAYS = 120
 MAX_SECONDS = 60.0
 #: Replays the final reproduction must fail in a row to be reported.
 CONFIRMATIONS = 3
-#: Descents from the original steps, when a descent ends in nothing that can be confirmed.
+#: Descents at most, each from the last confirmed candidate (at first, the original steps).
 SEARCHES = 3
 
 
