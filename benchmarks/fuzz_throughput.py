@@ -52,12 +52,12 @@ from hypothesis.stateful import (
 )
 
 from benchmarks.common import PYTHON, ROOT, fmt, fmt_summary, ratios, summary, table
-from spec.echo import fuzzer as fuzzer_module
-from spec.echo.executor import DifferentialExecutor
-from spec.echo.fuzzer import Campaign, FuzzOptions, FuzzResult
-from spec.echo.portal import TrioThread
-from spec.echo.steps import OPS, Step
-from spec.echo.targets import SpawnedTarget
+from echofuzz.engine import campaign as fuzzer_module
+from echofuzz.engine.campaign import Campaign, FuzzOptions, FuzzResult
+from echofuzz.engine.executor import DifferentialExecutor
+from echofuzz.engine.portal import TrioThread
+from echofuzz.engine.targets import SpawnedTarget
+from echofuzz.vocabulary import OPS, Step
 
 SMALL_OPS = frozenset(OPS) - {"slow_start", "slow_drain"}
 SELECT = f"{PYTHON} -m impl.select_echo --port {{port}}"
@@ -379,13 +379,13 @@ def profile_breakdown(examples: int, seed: int) -> dict[str, float] | None:
     main = pstats.Stats(campaign.main_profile)
     trio_stats = pstats.Stats(campaign.trio_profile)
     main_total = _cumulative(main, "hypothesis", "run_state_machine_as_test")
-    in_hop = _cumulative(main, "spec/echo/portal.py", "call")
+    in_hop = _cumulative(main, "echofuzz/engine/portal.py", "call")
     loop_total = _cumulative(trio_stats, "trio/_core/_run.py", "unrolled_run")
     step = _cumulative(trio_stats, "trio/_threads.py", "run_system")
-    readers = _cumulative(trio_stats, "spec/echo/client.py", "_read_loop")
-    oracle = _cumulative(trio_stats, "spec/echo/oracle.py", "echo_socket")
-    oracle += _cumulative(trio_stats, "spec/echo/oracle.py", "_accept_forever")
-    gather_children = _cumulative(trio_stats, "spec/echo/executor.py", "run")
+    readers = _cumulative(trio_stats, "echofuzz/engine/client.py", "_read_loop")
+    oracle = _cumulative(trio_stats, "echofuzz/engine/oracle.py", "echo_socket")
+    oracle += _cumulative(trio_stats, "echofuzz/engine/oracle.py", "_accept_forever")
+    gather_children = _cumulative(trio_stats, "echofuzz/engine/executor.py", "run")
     return {
         "main_s": main_total,
         "main_hop_s": in_hop,

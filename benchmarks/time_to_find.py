@@ -23,8 +23,8 @@ import time
 from pathlib import Path
 
 from benchmarks.common import PYTHON, corpus_servers, declared, fmt, summary, table
-from spec.echo.fuzzer import Campaign, FuzzOptions
-from spec.echo.targets import SpawnedTarget
+from echofuzz.engine.campaign import Campaign, FuzzOptions
+from echofuzz.engine.targets import SpawnedTarget
 
 #: The issue's target for the median seconds to the first failure.
 TARGET_MEDIAN_S = 2.0

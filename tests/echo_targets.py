@@ -7,8 +7,8 @@ from pathlib import Path
 
 import hypothesis
 
-from spec.echo.fuzzer import Campaign, FuzzOptions, FuzzResult
-from spec.echo.targets import SpawnedTarget
+from echofuzz.engine.campaign import Campaign, FuzzOptions, FuzzResult
+from echofuzz.engine.targets import SpawnedTarget
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "corpus"

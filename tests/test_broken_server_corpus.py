@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from spec.echo.replay_script import replay
-from spec.echo.targets import SpawnedTarget
+from echofuzz.engine.targets import SpawnedTarget
+from echofuzz.wire import replay
 from tests.echo_targets import CORPUS, corpus_command, describe, fuzz
 
 #: Longest reproduction accepted, in steps (history-dependent bugs excepted).

@@ -1,7 +1,7 @@
 """The fuzzer's clients: reader tasks only where data can arrive, and nothing missed without them.
 
 Connections that never send are most of what the fuzzer opens, and they get no
-reader task (see ``spec/echo/client.py``). These tests pin both halves of that
+reader task (see ``echofuzz/engine/client.py``). These tests pin both halves of that
 bargain: the tasks are really not started, and a server that writes to, closes
 or resets such an idle connection is still reported, at the end of a step.
 """
@@ -14,10 +14,10 @@ import threading
 import pytest
 import trio
 
-from spec.echo.executor import DifferentialExecutor
-from spec.echo.oracle import EchoOracle
-from spec.echo.portal import TrioThread
-from spec.echo.steps import Payload, Step
+from echofuzz.engine.executor import DifferentialExecutor
+from echofuzz.engine.oracle import EchoOracle
+from echofuzz.engine.portal import TrioThread
+from echofuzz.vocabulary import Payload, Step
 
 #: Upper bound on any wait in these tests.
 PATIENCE = 5.0

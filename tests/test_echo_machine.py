@@ -5,7 +5,7 @@ import itertools
 from hypothesis import given
 from hypothesis import strategies as st
 
-from spec.echo.machine import TABLE_LIMIT, burst_members, member_orders
+from echofuzz.engine.machine import TABLE_LIMIT, burst_members, member_orders
 
 
 def test_the_member_table_holds_every_ordering_of_two_or_more_connections_once():

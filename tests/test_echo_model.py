@@ -3,7 +3,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from spec.echo.model import Ledger, check_prefix, check_settled, first_difference
+from echofuzz.model import Ledger, check_prefix, check_settled, first_difference
 
 
 def ledger(sent: bytes, received: bytes, remote: str = "open") -> Ledger:

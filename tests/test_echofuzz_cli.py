@@ -1,6 +1,6 @@
 """The echofuzz command line: exit statuses, reports, reproductions, seeds, and bad invocations.
 
-The command is run as users run it, in a subprocess (``python -m spec.echo``,
+The command is run as users run it, in a subprocess (``python -m echofuzz``,
 and once through the installed ``echofuzz`` script), against servers it spawns.
 Bad command lines that never start a server are also run in-process through
 ``cli.main``, which is the same code without the cost of a new interpreter each.
@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from spec.echo import cli
-from spec.echo.targets import free_port, wait_until_accepting
+from echofuzz.engine.targets import free_port, wait_until_accepting
+from echofuzz.frontends import cli
 
 PY = sys.executable
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,7 +60,7 @@ def cache_beside(cwd):
 def echofuzz(*args, cwd, timeout=60.0):
     env = cache_beside(cwd)
     return subprocess.run(
-        [PY, "-m", "spec.echo", *args],
+        [PY, "-m", "echofuzz", *args],
         capture_output=True,
         text=True,
         cwd=cwd,
@@ -261,7 +261,7 @@ def test_a_stop_signal_ends_the_run_cleanly_with_a_partial_report_and_no_server_
     argv = [
         PY,
         "-m",
-        "spec.echo",
+        "echofuzz",
         "--spawn",
         command,
         "--max-examples",

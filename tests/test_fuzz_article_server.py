@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import hypothesis
 import pytest
 
-from spec.echo.steps import OPS
+from echofuzz.vocabulary import OPS
 from tests.echo_targets import ARTICLE_SELECT_SERVER, describe, fuzz
 
 

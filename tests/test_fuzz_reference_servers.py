@@ -6,7 +6,7 @@ precondition (one connection at a time, so no bursts), not discovered as a bug.
 
 import pytest
 
-from spec.echo.steps import OPS
+from echofuzz.vocabulary import OPS
 from tests.echo_targets import describe, fuzz, module_command
 
 

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from spec.echo.fuzzer import Campaign, FuzzOptions
-from spec.echo.interrupts import InterruptGuard, run_guarded
-from spec.echo.reproduction import replay_differentially
-from spec.echo.steps import Payload, Step
-from spec.echo.targets import SpawnedTarget, TargetError
+from echofuzz.engine.campaign import Campaign, FuzzOptions
+from echofuzz.engine.targets import SpawnedTarget, TargetError
+from echofuzz.frontends.interrupts import InterruptGuard, run_guarded
+from echofuzz.outputs.reproduction import replay_differentially
+from echofuzz.vocabulary import Payload, Step
 
 PY = sys.executable
 ROOT = Path(__file__).resolve().parent.parent

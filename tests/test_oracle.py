@@ -10,10 +10,10 @@ import socket
 import pytest
 import trio
 
-from spec.echo.fuzzer import Campaign, FuzzOptions
-from spec.echo.oracle import EchoOracle, StreamEchoOracle, paired_connection
-from spec.echo.portal import TrioThread
-from spec.echo.targets import AddressTarget
+from echofuzz.engine.campaign import Campaign, FuzzOptions
+from echofuzz.engine.oracle import EchoOracle, StreamEchoOracle, paired_connection
+from echofuzz.engine.portal import TrioThread
+from echofuzz.engine.targets import AddressTarget
 from tests.echo_targets import describe
 
 RENDITIONS = pytest.mark.parametrize("oracle_class", [EchoOracle, StreamEchoOracle])

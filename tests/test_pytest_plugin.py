@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from spec.echo.steps import Payload, Step
-from spec.echo.targets import SpawnedTarget, free_port, wait_until_accepting
+from echofuzz.engine.targets import SpawnedTarget, free_port, wait_until_accepting
+from echofuzz.vocabulary import Payload, Step
 
 PY = sys.executable
 ROOT = Path(__file__).resolve().parent.parent

@@ -8,8 +8,8 @@ run the same shrinker against real servers.
 from hypothesis import given
 from hypothesis import strategies as st
 
-from spec.echo.shrink import consistent, renumber, shrink, signature, tag_connections
-from spec.echo.steps import Payload, Step
+from echofuzz.engine.shrink import consistent, renumber, shrink, signature, tag_connections
+from echofuzz.vocabulary import Payload, Step
 
 
 def connect(name):

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from spec.echo.steps import OPS, Payload, Step, steps_from_json
+from echofuzz.vocabulary import OPS, Payload, Step, steps_from_json
 
 payloads = st.one_of(
     st.binary(max_size=64).map(Payload.literal),

@@ -15,7 +15,7 @@ Theory of operation:
    that died is restarted before the next case (when echofuzz spawned it), and
    once a failure has been seen every case starts on a fresh server, so that
    shrinking replays each candidate from the same starting state.
-3. A failing test case is shrunk by ``spec.echo.shrink``, replaying candidate
+3. A failing test case is shrunk by ``echofuzz.engine.shrink``, replaying candidate
    step lists on a fresh server, rather than by Hypothesis (see there why).
 4. A failure that Hypothesis cannot reproduce on a fresh server is a bug that
    depends on history (leaks, counters). Rather than Hypothesis's "Flaky"
@@ -36,12 +36,12 @@ from hypothesis.database import ExampleDatabase
 from hypothesis.errors import Flaky
 from hypothesis.stateful import run_state_machine_as_test
 
-from spec.echo.executor import DifferentialExecutor, OracleFailure
-from spec.echo.machine import EchoDivergence, EchoMachine
-from spec.echo.portal import TrioThread
-from spec.echo.shrink import renumber, shrink, tag_connections
-from spec.echo.steps import OPS, Payload, Step
-from spec.echo.targets import Target, TargetError, wait_until_accepting
+from echofuzz.engine.executor import DifferentialExecutor, OracleFailure
+from echofuzz.engine.machine import EchoDivergence, EchoMachine
+from echofuzz.engine.portal import TrioThread
+from echofuzz.engine.shrink import renumber, shrink, tag_connections
+from echofuzz.engine.targets import Target, TargetError, wait_until_accepting
+from echofuzz.vocabulary import OPS, Payload, Step
 
 MiB = 1 << 20
 #: Test cases remembered for explaining a failure that needs history (the most recent ones).
@@ -223,7 +223,7 @@ class Campaign:
     # -- the campaign ------------------------------------------------------------
 
     def _settings(self) -> settings:
-        # Hypothesis's shrinker is left out: ``spec.echo.shrink`` works on steps,
+        # Hypothesis's shrinker is left out: ``echofuzz.engine.shrink`` works on steps,
         # which it understands better, and replays far fewer candidates.
         phases = [Phase.explicit, Phase.reuse, Phase.generate]
         return settings(

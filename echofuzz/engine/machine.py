@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
 
-from spec.echo.steps import Payload, Step
+from echofuzz.vocabulary import Payload, Step
 
 if TYPE_CHECKING:
-    from spec.echo.fuzzer import Campaign
+    from echofuzz.engine.campaign import Campaign
 
 #: Every byte value, in order: the payload that finds byte-specific corruption at once.
 EVERY_BYTE = bytes(range(256))

@@ -38,7 +38,7 @@ import struct
 
 import trio
 
-from spec.echo.model import Ledger, is_settled
+from echofuzz.model import Ledger, is_settled
 
 #: Bytes per ``recv``; bigger means fewer wake-ups for large echoes.
 READ_SIZE = 262144

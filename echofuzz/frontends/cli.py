@@ -23,7 +23,7 @@ Every run has a seed, chosen at random when ``--seed`` is not given and always
 printed, so that any run can be repeated exactly. Results go to stdout, errors
 and the progress line (only on a terminal) to stderr.
 
-Ctrl-C (and SIGTERM, SIGHUP) stops a run cleanly: see ``spec.echo.interrupts``.
+Ctrl-C (and SIGTERM, SIGHUP) stops a run cleanly: see ``echofuzz.frontends.interrupts``.
 """
 
 from __future__ import annotations
@@ -51,10 +51,18 @@ from typing import NoReturn, TextIO
 try:
     from hypothesis.configuration import set_hypothesis_home_dir
 
-    from spec.echo.databases import DatabaseError, close_database, open_database
-    from spec.echo.fuzzer import FuzzOptions, FuzzResult, MiB
-    from spec.echo.interrupts import InterruptGuard, run_guarded
-    from spec.echo.reproduction import (
+    from echofuzz.engine.campaign import FuzzOptions, FuzzResult, MiB
+    from echofuzz.engine.databases import DatabaseError, close_database, open_database
+    from echofuzz.engine.targets import (
+        STARTUP_TIMEOUT,
+        AddressTarget,
+        SpawnedTarget,
+        Target,
+        TargetError,
+        parse_address,
+    )
+    from echofuzz.frontends.interrupts import InterruptGuard, run_guarded
+    from echofuzz.outputs.reproduction import (
         Reproduction,
         ReproductionError,
         load_reproduction,
@@ -63,15 +71,7 @@ try:
         write_atomically,
         write_script,
     )
-    from spec.echo.steps import OPS, Step
-    from spec.echo.targets import (
-        STARTUP_TIMEOUT,
-        AddressTarget,
-        SpawnedTarget,
-        Target,
-        TargetError,
-        parse_address,
-    )
+    from echofuzz.vocabulary import OPS, Step
 except KeyboardInterrupt:
     raise SystemExit(130) from None
 

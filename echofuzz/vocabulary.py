@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, get_args
 
-from spec.echo.replay_script import SLOW_READER_RCVBUF, generated_bytes
+from echofuzz.wire import SLOW_READER_RCVBUF, generated_bytes
 
 Op = Literal[
     "connect",

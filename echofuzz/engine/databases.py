@@ -15,7 +15,7 @@ True
 >>> open_database("")
 Traceback (most recent call last):
     ...
-spec.echo.databases.DatabaseError: --database needs DIR, redis://HOST:PORT or none
+echofuzz.engine.databases.DatabaseError: --database needs DIR, redis://HOST:PORT or none
 
 The default everywhere is ``none``: a run is then fully described by its seed
 and options, so that "rerun with --seed N" means exactly that. Entries are

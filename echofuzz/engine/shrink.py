@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
-from spec.echo.steps import Payload, Step
+from echofuzz.vocabulary import Payload, Step
 
 #: Upper bound on replays spent shrinking one failure.
 MAX_REPLAYS = 120

@@ -11,11 +11,12 @@ Files from elsewhere are checked before anything starts, because a reproduction
 that names a connection it never opened would otherwise fail deep inside the
 trio loop, as a traceback, after a server had been spawned for nothing:
 
->>> from spec.echo.steps import Payload
->>> check_sequence([Step("send", conn="c1", payload=Payload.literal(b"x"))])
-Traceback (most recent call last):
-    ...
-spec.echo.reproduction.ReproductionError: step 1, send(c1, b'x'): c1 is not an open connection
+>>> from echofuzz.vocabulary import Payload
+>>> try:
+...     check_sequence([Step("send", conn="c1", payload=Payload.literal(b"x"))])
+... except ReproductionError as exc:
+...     print(exc)
+step 1, send(c1, b'x'): c1 is not an open connection
 """
 
 from __future__ import annotations
@@ -28,11 +29,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from spec.echo import replay_script
-from spec.echo.executor import DifferentialExecutor
-from spec.echo.portal import TrioThread
-from spec.echo.steps import Step, steps_from_json
-from spec.echo.targets import Target
+from echofuzz import wire as replay_script
+from echofuzz.engine.executor import DifferentialExecutor
+from echofuzz.engine.portal import TrioThread
+from echofuzz.engine.targets import Target
+from echofuzz.vocabulary import Step, steps_from_json
 
 #: The two lines of ``replay_script.py`` that a written reproduction fills in.
 STEPS_LINE = "EMBEDDED_STEPS: list[dict[str, object]] | None = None"

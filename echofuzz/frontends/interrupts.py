@@ -24,9 +24,9 @@ from contextlib import contextmanager
 from types import CodeType, FrameType
 from typing import Any
 
-from spec.echo.fuzzer import Campaign, FuzzOptions, FuzzResult
-from spec.echo.steps import Step
-from spec.echo.targets import Target, wait_until_accepting
+from echofuzz.engine.campaign import Campaign, FuzzOptions, FuzzResult
+from echofuzz.engine.targets import Target, wait_until_accepting
+from echofuzz.vocabulary import Step
 
 #: Ctrl-C presses after which echofuzz stops at once, even in the middle of a hop.
 INSISTENT_INTERRUPTS = 3

@@ -37,12 +37,12 @@ from typing import Any
 
 import trio
 
-from spec.echo.client import ClientConnection, Signal, describe_os_error
-from spec.echo.model import Ledger, check_prefix, check_settled
-from spec.echo.oracle import paired_connection
-from spec.echo.portal import TrioThread
-from spec.echo.replay_script import BACK_PRESSURE_QUIET, allowance
-from spec.echo.steps import Payload, Step
+from echofuzz.engine.client import ClientConnection, Signal, describe_os_error
+from echofuzz.engine.oracle import paired_connection
+from echofuzz.engine.portal import TrioThread
+from echofuzz.model import Ledger, check_prefix, check_settled
+from echofuzz.vocabulary import Payload, Step
+from echofuzz.wire import BACK_PRESSURE_QUIET, allowance
 
 #: The oracle's wait bound is this many times the target's, and at least ORACLE_FLOOR s.
 ORACLE_SLACK = 5.0

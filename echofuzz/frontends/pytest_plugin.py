@@ -54,8 +54,8 @@ Fixtures, for writing your own tests with the oracle and the client driver
 
 For example::
 
-    from spec.echo.steps import Payload, Step
-    from spec.echo.targets import SpawnedTarget
+    from echofuzz.vocabulary import Payload, Step
+    from echofuzz.engine.targets import SpawnedTarget
 
     def test_my_server_echoes_a_half_closed_connection(echo_executor, my_server):
         run = echo_executor(my_server.address)
@@ -80,7 +80,20 @@ from typing import Any
 
 import pytest
 
-from spec.echo.cli import (
+from echofuzz.engine.campaign import FuzzOptions, FuzzResult
+from echofuzz.engine.databases import DatabaseError, close_database, open_database
+from echofuzz.engine.executor import DifferentialExecutor
+from echofuzz.engine.oracle import EchoOracle
+from echofuzz.engine.portal import TrioThread
+from echofuzz.engine.targets import (
+    STARTUP_TIMEOUT,
+    AddressTarget,
+    SpawnedTarget,
+    Target,
+    TargetError,
+    parse_address,
+)
+from echofuzz.frontends.cli import (
     ADDRESS_CONNECT_TIMEOUT,
     DEFAULT_DEADLINE,
     DEFAULT_MAX_CONNECTIONS,
@@ -95,22 +108,9 @@ from spec.echo.cli import (
     report_json,
     seed_number,
 )
-from spec.echo.databases import DatabaseError, close_database, open_database
-from spec.echo.executor import DifferentialExecutor
-from spec.echo.fuzzer import FuzzOptions, FuzzResult
-from spec.echo.interrupts import InterruptGuard, run_guarded
-from spec.echo.oracle import EchoOracle
-from spec.echo.portal import TrioThread
-from spec.echo.reproduction import script_source, write_atomically, write_script
-from spec.echo.steps import OPS
-from spec.echo.targets import (
-    STARTUP_TIMEOUT,
-    AddressTarget,
-    SpawnedTarget,
-    Target,
-    TargetError,
-    parse_address,
-)
+from echofuzz.frontends.interrupts import InterruptGuard, run_guarded
+from echofuzz.outputs.reproduction import script_source, write_atomically, write_script
+from echofuzz.vocabulary import OPS
 
 #: Where the plugin keeps its checked settings between configure and collection.
 SETTINGS_KEY = pytest.StashKey["EchoSettings"]()

@@ -1,0 +1,1 @@
+"""What runs a test case: oracle, client, executor, machine, campaign, shrinker, targets."""

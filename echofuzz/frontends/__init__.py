@@ -1,0 +1,1 @@
+"""The command line and the pytest plugin, both built from ``echofuzz.options``."""
