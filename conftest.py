@@ -6,13 +6,23 @@
 
 Strictness (markers, config, warnings as errors, strict xfail) and trio mode
 live in ``pyproject.toml`` so that they apply however pytest is started.
+
+``spec/`` and ``impl/`` are read from the checkout, never installed: pytest
+finds them through ``pythonpath`` in ``pyproject.toml``, and the processes the
+tests start (servers run as ``python -m impl...`` in scratch directories, the
+``echofuzz`` command) through ``PYTHONPATH``, set here for the whole run.
 """
 
 import os
+from pathlib import Path
 
 from hypothesis import HealthCheck, settings
 
 _SLOW_IS_FINE = [HealthCheck.too_slow, HealthCheck.data_too_large]
+
+ROOT = str(Path(__file__).resolve().parent)
+if ROOT not in os.environ.get("PYTHONPATH", "").split(os.pathsep):
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")]))
 
 settings.register_profile("dev", max_examples=60, deadline=None)
 settings.register_profile(

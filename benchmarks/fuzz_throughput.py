@@ -33,13 +33,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import cProfile
+import functools
 import math
 import pstats
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
-from unittest import mock
 
 import trio
 from hypothesis import seed as hypothesis_seed
@@ -52,11 +52,11 @@ from hypothesis.stateful import (
 )
 
 from benchmarks.common import PYTHON, ROOT, fmt, fmt_summary, ratios, summary, table
-from echofuzz.engine import campaign as fuzzer_module
-from echofuzz.engine.campaign import Campaign, FuzzOptions, FuzzResult
+from echofuzz.engine.campaign import Campaign
 from echofuzz.engine.executor import DifferentialExecutor
 from echofuzz.engine.portal import TrioThread
 from echofuzz.engine.targets import SpawnedTarget
+from echofuzz.options import FuzzOptions
 from echofuzz.vocabulary import OPS, Step
 
 SMALL_OPS = frozenset(OPS) - {"slow_start", "slow_drain"}
@@ -180,40 +180,51 @@ def run_ceiling(options: FuzzOptions) -> tuple[int, float]:
         "CeilingMachine", (CeilingMachine,), {"options": options, "steps": 0}
     )
     machine = bound if options.seed is None else hypothesis_seed(options.seed)(bound)
-    settings = Campaign(SpawnedTarget("unused {port}"), options)._settings()
+    settings = Campaign(SpawnedTarget("unused {port}"), options).hypothesis_settings()
     started = time.perf_counter()
     run_state_machine_as_test(machine, settings=settings)
     return bound.steps, time.perf_counter() - started
 
 
-# -- campaigns, timed and instrumented ------------------------------------------
+# -- campaigns, timed and instrumented through the campaign's seams ---------------
 
 
-class TimedCampaign(Campaign):
-    """A campaign that times its fuzzing phase and the CPU time of both threads."""
+class Timing:
+    """Times the fuzzing phase and the CPU time of both threads: ``around_fuzzing`` for a campaign.
 
-    fuzz_s = 0.0
-    main_cpu_s = 0.0
-    trio_cpu_s = 0.0
+    With ``meter``, also the time the trio loop spends blocked on sockets while
+    a test case runs; with ``profiles``, cProfile on both threads.
+    """
 
-    def _fuzz(self, result: FuzzResult) -> None:
-        assert self.portal is not None
-        trio_before = self.portal.call(_thread_time)
+    def __init__(
+        self, meter: IOWaitMeter | None = None, profiles: tuple[Any, Any] | None = None
+    ) -> None:
+        self.meter = meter
+        self.profiles = profiles
+        self.fuzz_s = self.main_cpu_s = self.trio_cpu_s = 0.0
+
+    @contextlib.contextmanager
+    def __call__(self, portal: TrioThread) -> Iterator[None]:
+        if self.meter is not None:
+            self.meter.blocked_s = 0.0
+            portal.call(_add_instrument, self.meter)
+        if self.profiles is not None:
+            portal.call(_enable, self.profiles[1])
+            self.profiles[0].enable()
+        trio_before = portal.call(_thread_time)
         main_before = time.thread_time()
         started = time.perf_counter()
         try:
-            super()._fuzz(result)
+            yield
         finally:
             self.fuzz_s = time.perf_counter() - started
             self.main_cpu_s = time.thread_time() - main_before
-            self.trio_cpu_s = self.portal.call(_thread_time) - trio_before
-
-
-class NoIOCampaign(TimedCampaign):
-    """The pre-flight check needs real I/O; the stub executors have none."""
-
-    def _sanity_check(self) -> None:
-        pass
+            self.trio_cpu_s = portal.call(_thread_time) - trio_before
+            if self.profiles is not None:
+                self.profiles[0].disable()
+                portal.call(_disable, self.profiles[1])
+            if self.meter is not None:
+                portal.call(_remove_instrument, self.meter)
 
 
 async def _thread_time() -> float:
@@ -227,9 +238,8 @@ async def _nothing() -> list[str]:
 class NullExecutor:
     """Executes nothing: what is left is Hypothesis and the machine."""
 
-    def __init__(self, portal: TrioThread, *args: object, **kwargs: object) -> None:
+    def __init__(self, portal: TrioThread, *args: object) -> None:
         self.portal = portal
-        self.pairs: dict[str, object] = {}
 
     def execute_all(
         self, steps: Sequence[Step], stop: Callable[[list[str]], bool] = bool
@@ -251,7 +261,7 @@ class HopExecutor(NullExecutor):
 
 
 class IOWaitMeter(trio.abc.Instrument):
-    """Time the trio loop spends blocked in epoll while a step is executing."""
+    """Time the trio loop spends blocked in epoll while a test case is executing."""
 
     def __init__(self) -> None:
         self.in_step = False
@@ -266,29 +276,24 @@ class IOWaitMeter(trio.abc.Instrument):
             self.blocked_s += time.perf_counter() - self._since
 
 
-METER = IOWaitMeter()
+class MeteredExecutor:
+    """The real executor, telling the meter while a test case's hop is under way."""
 
+    def __init__(self, meter: IOWaitMeter, portal: TrioThread, *args: Any) -> None:
+        self.meter = meter
+        self.inner = DifferentialExecutor(portal, args[0], None, args[1])
 
-class MeteredExecutor(DifferentialExecutor):
-    """The real executor, telling the meter when a step is running on the loop."""
-
-    async def _execute(self, step: Step) -> list[str]:
-        METER.in_step = True
+    def execute_all(
+        self, steps: Sequence[Step], stop: Callable[[list[str]], bool] = bool
+    ) -> tuple[int, list[str]]:
+        self.meter.in_step = True
         try:
-            return await super()._execute(step)
+            return self.inner.execute_all(steps, stop)
         finally:
-            METER.in_step = False
+            self.meter.in_step = False
 
-
-class MeteredCampaign(TimedCampaign):
-    def _fuzz(self, result: FuzzResult) -> None:
-        assert self.portal is not None
-        METER.blocked_s = 0.0
-        self.portal.call(_add_instrument, METER)
-        try:
-            super()._fuzz(result)
-        finally:
-            self.portal.call(_remove_instrument, METER)
+    def discard(self) -> None:
+        self.inner.discard()
 
 
 async def _add_instrument(instrument: trio.abc.Instrument) -> None:
@@ -299,17 +304,19 @@ async def _remove_instrument(instrument: trio.abc.Instrument) -> None:
     trio.lowlevel.remove_instrument(instrument)
 
 
-@contextlib.contextmanager
-def executor(kind: type[Any]) -> Iterator[None]:
-    """Make campaigns build ``kind`` instead of the real executor, for this block only."""
-    with mock.patch.object(fuzzer_module, "DifferentialExecutor", kind):
-        yield
-
-
-def run_campaign(
-    command: str, options: FuzzOptions, campaign_class: type[TimedCampaign] = TimedCampaign
-) -> dict[str, float]:
-    campaign = campaign_class(SpawnedTarget(command), options)
+def run_campaign(command: str, options: FuzzOptions, variant: str = "real") -> dict[str, float]:
+    """One timed campaign; ``variant`` is "real", "null", "hop" or "metered"."""
+    meter = IOWaitMeter() if variant == "metered" else None
+    timing = Timing(meter)
+    kwargs: dict[str, Any] = {}
+    if variant in ("null", "hop"):
+        kwargs = {
+            "executor": NullExecutor if variant == "null" else HopExecutor,
+            "preflight": False,
+        }
+    elif meter is not None:
+        kwargs = {"executor": functools.partial(MeteredExecutor, meter)}
+    campaign = Campaign(SpawnedTarget(command), options, around_fuzzing=timing, **kwargs)
     result = campaign.run()
     if result.verdict != "pass":
         # A correct server diverged: under heavy load a deadline can pass. The run
@@ -319,35 +326,16 @@ def run_campaign(
     figures = {
         "steps": float(result.steps),
         "examples": float(result.examples),
-        "seconds": campaign.fuzz_s,
-        "main_cpu_s": campaign.main_cpu_s,
-        "trio_cpu_s": campaign.trio_cpu_s,
+        "seconds": timing.fuzz_s,
+        "main_cpu_s": timing.main_cpu_s,
+        "trio_cpu_s": timing.trio_cpu_s,
     }
-    if campaign_class is MeteredCampaign:
-        figures["io_wait_s"] = METER.blocked_s
+    if meter is not None:
+        figures["io_wait_s"] = meter.blocked_s
     return figures
 
 
 # -- cProfile, once ---------------------------------------------------------------
-
-
-class ProfiledCampaign(TimedCampaign):
-    """cProfile (CPU time) on both threads during the fuzzing phase."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.main_profile = cProfile.Profile(time.thread_time)
-        self.trio_profile = cProfile.Profile(time.thread_time)
-
-    def _fuzz(self, result: FuzzResult) -> None:
-        assert self.portal is not None
-        self.portal.call(_enable, self.trio_profile)
-        self.main_profile.enable()
-        try:
-            super()._fuzz(result)
-        finally:
-            self.main_profile.disable()
-            self.portal.call(_disable, self.trio_profile)
 
 
 async def _enable(profile: cProfile.Profile) -> None:
@@ -374,10 +362,13 @@ def profile_breakdown(examples: int, seed: int) -> dict[str, float] | None:
     """
     if sys.version_info >= (3, 12):
         return None
-    campaign = ProfiledCampaign(SpawnedTarget(SELECT), small_options(examples, seed))
+    profiles = (cProfile.Profile(time.thread_time), cProfile.Profile(time.thread_time))
+    campaign = Campaign(
+        SpawnedTarget(SELECT), small_options(examples, seed), around_fuzzing=Timing(None, profiles)
+    )
     campaign.run()
-    main = pstats.Stats(campaign.main_profile)
-    trio_stats = pstats.Stats(campaign.trio_profile)
+    main = pstats.Stats(profiles[0])
+    trio_stats = pstats.Stats(profiles[1])
     main_total = _cumulative(main, "hypothesis", "run_state_machine_as_test")
     in_hop = _cumulative(main, "echofuzz/engine/portal.py", "call")
     loop_total = _cumulative(trio_stats, "trio/_core/_run.py", "unrolled_run")
@@ -412,8 +403,7 @@ def run(
     # Warm up: Hypothesis's first run in a process pays one-time costs (imports,
     # caches) that would otherwise land on whichever variant happens to go first.
     run_ceiling(small_options(WARM_UP_EXAMPLES, seed))
-    with executor(NullExecutor):
-        run_campaign(SELECT, small_options(WARM_UP_EXAMPLES, seed), NoIOCampaign)
+    run_campaign(SELECT, small_options(WARM_UP_EXAMPLES, seed), "null")
     for repeat in range(repeats):
         order = list(VARIANTS[repeat % len(VARIANTS) :] + VARIANTS[: repeat % len(VARIANTS)])
         for variant in order:
@@ -427,11 +417,9 @@ def run(
                 steps, seconds = run_ceiling(options)
                 runs[variant].append({"steps": float(steps), "seconds": seconds})
             elif variant == "hop":
-                with executor(HopExecutor):
-                    runs[variant].append(run_campaign(SELECT, options, NoIOCampaign))
+                runs[variant].append(run_campaign(SELECT, options, "hop"))
             elif variant == "metered":
-                with executor(MeteredExecutor):
-                    runs[variant].append(run_campaign(SELECT, options, MeteredCampaign))
+                runs[variant].append(run_campaign(SELECT, options, "metered"))
             else:
                 runs[variant].append(
                     run_campaign(SELECT if variant == "select" else THREADS, options)

@@ -23,8 +23,9 @@ import time
 from pathlib import Path
 
 from benchmarks.common import PYTHON, corpus_servers, declared, fmt, summary, table
-from echofuzz.engine.campaign import Campaign, FuzzOptions
+from echofuzz.engine.campaign import Campaign
 from echofuzz.engine.targets import SpawnedTarget
+from echofuzz.options import FuzzOptions
 
 #: The issue's target for the median seconds to the first failure.
 TARGET_MEDIAN_S = 2.0
@@ -55,7 +56,7 @@ def run(
             seed=seed,
             deadline=deadline,
             max_payload=1 << 20,
-            shrink_seconds=shrink_seconds,
+            shrink_time=shrink_seconds,
         )
         started = time.monotonic()
         result = Campaign(SpawnedTarget(f"{PYTHON} {path} --port {{port}}"), options).run()

@@ -29,12 +29,12 @@ compares the target's against the oracle's.
 >>> ledger = Ledger()
 >>> ledger.sent += b"hello"
 >>> ledger.received += b"hel"
->>> check_prefix("c1", ledger) is None
+>>> prefix_problem("c1", ledger) is None
 True
->>> check_settled("c1", ledger, until_eof=False)
+>>> settled_problem("c1", ledger, until_eof=False)
 'c1: got 3 of 5 bytes back; the connection is still open'
 >>> ledger.received += b"LO"
->>> check_prefix("c1", ledger)
+>>> prefix_problem("c1", ledger)
 "c1: byte 3 came back as b'L' but was sent as b'l'"
 """
 
@@ -81,7 +81,7 @@ def first_difference(sent: bytes | bytearray, received: bytes | bytearray) -> in
     return lo
 
 
-def check_prefix(name: str, ledger: Ledger) -> str | None:
+def prefix_problem(name: str, ledger: Ledger) -> str | None:
     """Claim 1: what came back is a prefix of what went out (checked incrementally)."""
     start = ledger.verified
     end = len(ledger.received)
@@ -104,9 +104,9 @@ def is_settled(ledger: Ledger, until_eof: bool) -> bool:
     return not until_eof and ledger.echoed_all()
 
 
-def check_settled(name: str, ledger: Ledger, until_eof: bool) -> str | None:
+def settled_problem(name: str, ledger: Ledger, until_eof: bool) -> str | None:
     """Claims 2 and 3 once waiting is over: every byte back; EOF exactly when asked for."""
-    problem = check_prefix(name, ledger)
+    problem = prefix_problem(name, ledger)
     if problem:
         return problem
     if not ledger.echoed_all():

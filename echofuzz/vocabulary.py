@@ -36,6 +36,47 @@ Op = Literal[
 ]
 OPS: tuple[Op, ...] = get_args(Op)
 
+
+@dataclass(frozen=True)
+class Lifecycle:
+    """What an operation does to the connection it names: the one place this is written.
+
+    Validation of a reproduction, the shrinker's repairs and the step's own
+    checks all read it, so that they cannot disagree about which steps need
+    an open connection.
+    """
+
+    #: It opens ``conn``, which stays open afterwards unless ``closes`` too.
+    opens: bool = False
+    #: It needs ``conn`` (or, for a burst, each of its ``sends``) open.
+    uses: bool = False
+    #: It ends ``conn``.
+    closes: bool = False
+    #: It ends every open connection (the end of a test case).
+    closes_all: bool = False
+    needs_payload: bool = False
+    #: It acts on the connections of its ``sends`` and names none itself (a burst).
+    on_sends: bool = False
+
+    @property
+    def names_conn(self) -> bool:
+        return (self.opens or self.uses) and not self.on_sends
+
+
+LIFECYCLE: dict[Op, Lifecycle] = {
+    "connect": Lifecycle(opens=True),
+    "slow_start": Lifecycle(opens=True, needs_payload=True),
+    "connect_reset": Lifecycle(opens=True, closes=True),
+    "send": Lifecycle(uses=True, needs_payload=True),
+    "expect": Lifecycle(uses=True),
+    "slow_drain": Lifecycle(uses=True),
+    "half_close": Lifecycle(uses=True, closes=True),
+    "close": Lifecycle(uses=True, closes=True),
+    "reset": Lifecycle(uses=True, closes=True),
+    "burst": Lifecycle(uses=True, on_sends=True),
+    "finish": Lifecycle(closes_all=True),
+}
+
 #: Literal payloads up to this length are shown in full in reproductions.
 SHOWN_LITERAL = 24
 
@@ -112,16 +153,25 @@ class Step:
     #: For a reset: the connection is a slow reader, reset with its data in flight.
     in_flight: bool = False
 
+    @property
+    def lifecycle(self) -> Lifecycle:
+        return LIFECYCLE[self.op]
+
+    def connections(self) -> tuple[str, ...]:
+        """The connections this step acts on: a burst's members, else its ``conn``."""
+        return tuple(name for name, _ in self.sends) if self.sends else (self.conn,)
+
     def __post_init__(self) -> None:
-        needs_payload = self.op in ("send", "slow_start")
-        if needs_payload != (self.payload is not None):
+        shape = LIFECYCLE[self.op]
+        if shape.needs_payload != (self.payload is not None):
             raise ValueError(
-                f"a {self.op!r} step {'needs' if needs_payload else 'takes no'} payload"
+                f"a {self.op!r} step {'needs' if shape.needs_payload else 'takes no'} payload"
             )
-        needs_conn = self.op not in ("burst", "finish")
-        if needs_conn != bool(self.conn):
-            raise ValueError(f"a {self.op!r} step {'needs' if needs_conn else 'takes no'} conn")
-        if (self.op == "burst") != bool(self.sends):
+        if shape.names_conn != bool(self.conn):
+            raise ValueError(
+                f"a {self.op!r} step {'needs' if shape.names_conn else 'takes no'} conn"
+            )
+        if shape.on_sends != bool(self.sends):
             raise ValueError("a 'burst' step, and only it, has sends")
 
     def describe(self) -> str:
@@ -200,3 +250,32 @@ def steps_from_json(value: object) -> list[Step]:
     if not isinstance(value, list):
         raise ValueError("expected a list of steps")
     return [Step.from_json(item) for item in value]
+
+
+def validate_sequence(steps: list[Step]) -> None:
+    """ValueError (one line) unless every step's connections are open when it runs.
+
+    The Hypothesis machine never generates anything else; hand-edited files can.
+
+    >>> validate_sequence([Step("send", conn="c1", payload=Payload.literal(b"x"))])
+    Traceback (most recent call last):
+        ...
+    ValueError: step 1, send(c1, b'x'): c1 is not an open connection
+    """
+    live: set[str] = set()
+    for number, step in enumerate(steps, 1):
+        shape = step.lifecycle
+        label = f"step {number}, {step.describe()}"
+        if shape.opens:
+            if step.conn in live:
+                raise ValueError(f"{label}: {step.conn} is already open")
+            if not shape.closes:
+                live.add(step.conn)
+        elif shape.uses:
+            for name in step.connections():
+                if name not in live:
+                    raise ValueError(f"{label}: {name} is not an open connection")
+            if shape.closes:
+                live.discard(step.conn)
+        if shape.closes_all:
+            live.clear()

@@ -1,20 +1,16 @@
-#!/usr/bin/env python3
-"""Replay a sequence of echo-client steps against a server, with the standard library only.
+"""The client side on the wire, with the standard library only: what a reproduction runs on.
 
-This file is two things at once. Inside the package it is the module that owns
-the step vocabulary's wire form (JSON) and the deterministic payload generator,
-so the fuzzer and every reproduction agree on the bytes. Copied verbatim by
-``echofuzz`` next to a failure report, with ``EMBEDDED_STEPS`` filled in, it is
-the standalone reproduction script: no trio, no Hypothesis, no oracle, because a
-user should be able to hand it to whoever owns the server. Without an oracle it
-checks the echo model directly: every byte comes back, in order, and a
-half-close ends in a clean EOF; a fresh connection still echoes at the end.
+This module owns what every replay of a step must agree on: the bytes of a
+generated payload, how long a transfer may take, what the end-of-case probe
+sends, and a blocking client that runs steps against an address and judges
+them with the echo model (``echofuzz.model``). The fuzzer's trio client uses
+the same payloads, allowances and probe; a written reproduction script
+(``echofuzz.outputs.script``) inlines this module and the model whole, so that
+whoever owns the server can run it with nothing but Python: no trio, no
+Hypothesis, no oracle. ``tests/test_wire.py`` holds the two clients to the
+same verdicts.
 
-Usage of a written reproduction::
-
-    python echofuzz-repro.py 127.0.0.1:7000        # exit 1: reproduced, 0: not
-
-Every wait is bounded by ``--deadline`` (plus an allowance for large payloads).
+Every wait is bounded by the deadline (plus an allowance for large payloads).
 """
 
 from __future__ import annotations
@@ -30,9 +26,7 @@ import threading
 import time
 from collections.abc import Callable
 
-# Filled in by echofuzz when it writes a reproduction; None inside the package.
-EMBEDDED_STEPS: list[dict[str, object]] | None = None
-EMBEDDED_DEADLINE: float | None = None
+from echofuzz.model import Ledger, RemoteState, settled_problem
 
 #: Bytes per second a correct server is assumed to sustain on loopback, used to
 #: stretch deadlines for large payloads (deliberately pessimistic).
@@ -41,6 +35,8 @@ ASSUMED_THROUGHPUT = 5_000_000
 BACK_PRESSURE_QUIET = 0.05
 #: Receive-buffer size a slow reader asks for, so that flow control bites early.
 SLOW_READER_RCVBUF = 4096
+#: What the end-of-case probe sends on a fresh connection.
+PROBE = b"echofuzz probe\n"
 
 
 def generated_bytes(size: int, seed: int, salt: str) -> bytes:
@@ -81,9 +77,7 @@ class ReplayConnection:
         self, name: str, address: tuple[str, int], deadline: float, rcvbuf: int = 0
     ) -> None:
         self.name = name
-        self.sent = bytearray()
-        self.received = bytearray()
-        self.remote = "open"  # "open", "eof" or "reset"
+        self.ledger = Ledger()
         self.changed = threading.Condition()
         self.reading = threading.Event()
         self.reading.set()
@@ -109,22 +103,23 @@ class ReplayConnection:
             try:
                 data = self.sock.recv(65536)
             except OSError:
-                outcome = "reset"
+                outcome: RemoteState = "reset"
                 data = b""
             else:
                 outcome = "eof"
             with self.changed:
                 if data:
-                    self.received += data
+                    self.ledger.received += data
                 else:
-                    if self.remote == "open":
-                        self.remote = outcome
+                    if self.ledger.remote == "open":
+                        self.ledger.remote = outcome
                     self.changed.notify_all()
                     return
                 self.changed.notify_all()
 
     def send(self, data: bytes, deadline: float) -> None:
-        self.sent += data
+        with self.changed:
+            self.ledger.sent += data
         self.sock.settimeout(allowance(deadline, len(data)))
         try:
             self.sock.sendall(data)
@@ -134,7 +129,8 @@ class ReplayConnection:
             self.sock.settimeout(None)
 
     def send_in_background(self, data: bytes) -> None:
-        self.sent += data
+        with self.changed:
+            self.ledger.sent += data
 
         def write() -> None:
             view = memoryview(data)
@@ -165,23 +161,25 @@ class ReplayConnection:
                 return
 
     def settle(self, deadline: float, until_eof: bool) -> None:
-        """Wait for every echo (and EOF if asked), then check what came back."""
+        """Wait for every echo (and EOF if asked), then judge what came back by the model."""
         self.reading.set()
-        limit = time.monotonic() + allowance(deadline, len(self.sent))
+        limit = time.monotonic() + allowance(deadline, len(self.ledger.sent))
         if self.writer is not None:
             self.writer.join(max(0.0, limit - time.monotonic()))
             if self.write_error is not None:
                 raise Divergence(f"{self.name}: background send failed: {self.write_error}")
 
         def done() -> bool:
-            if self.remote != "open":
+            ledger = self.ledger
+            if ledger.remote != "open":
                 return True
-            return not until_eof and len(self.received) >= len(self.sent)
+            return not until_eof and len(ledger.received) >= len(ledger.sent)
 
         with self.changed:
             self.changed.wait_for(done, max(0.0, limit - time.monotonic()))
-            received, remote = bytes(self.received), self.remote
-        check_echo(self.name, bytes(self.sent), received, remote, until_eof)
+            problem = settled_problem(self.name, self.ledger, until_eof)
+        if problem is not None:
+            raise Divergence(problem)
 
     def close(self, abortive: bool) -> None:
         if abortive:
@@ -196,26 +194,10 @@ class ReplayConnection:
         self.sock.close()
 
 
-def check_echo(name: str, sent: bytes, received: bytes, remote: str, until_eof: bool) -> None:
-    """Raise Divergence unless ``received`` is all of ``sent`` (and EOF when expected)."""
-    if received != sent[: len(received)]:
-        limit = min(len(sent), len(received))
-        at = next((i for i in range(limit) if sent[i] != received[i]), limit)
-        raise Divergence(f"{name}: echo differs from what was sent at byte {at}")
-    if len(received) < len(sent):
-        ending = {"open": "still open", "eof": "closed (EOF)", "reset": "reset"}[remote]
-        raise Divergence(
-            f"{name}: got {len(received)} of {len(sent)} bytes back; the connection is {ending}"
-        )
-    if until_eof and remote != "eof":
-        state = "reset the connection" if remote == "reset" else "did not close"
-        raise Divergence(f"{name}: after the client's half-close the server {state}")
-    if not until_eof and remote != "open":
-        raise Divergence(f"{name}: the server ended the connection ({remote}) unasked")
-
-
-def replay(address: tuple[str, int], steps: list[dict[str, object]], deadline: float) -> str | None:
-    """Run ``steps`` against ``address``; the first divergence as text, or None."""
+def run_steps(
+    address: tuple[str, int], steps: list[dict[str, object]], deadline: float
+) -> str | None:
+    """Run ``steps`` (their JSON form) against ``address``; the first divergence, or None."""
     conns: dict[str, ReplayConnection] = {}
 
     def conn(step: dict[str, object]) -> ReplayConnection:
@@ -296,7 +278,7 @@ def replay(address: tuple[str, int], steps: list[dict[str, object]], deadline: f
             conns[name].reading.set()
             half_close({"conn": name})
         connect({"conn": "probe"})
-        conns["probe"].send(b"probe", deadline)
+        conns["probe"].send(PROBE, deadline)
         half_close({"conn": "probe"})
 
     dispatch: dict[str, Callable[[dict[str, object]], None]] = {
@@ -333,25 +315,34 @@ def parse_address(text: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(
+    argv: list[str] | None = None,
+    steps: list[dict[str, object]] | None = None,
+    deadline: float | None = None,
+) -> int:
+    """A reproduction's command line: exit 1 if the steps diverge, 0 if not, 2 on bad input.
+
+    ``steps`` and ``deadline`` are the ones a written script embeds; ``--steps``
+    and ``--deadline`` override them.
+    """
     parser = argparse.ArgumentParser(description="Replay an echofuzz reproduction.")
     parser.add_argument("address", help="HOST:PORT of the echo server")
     parser.add_argument("--steps", help="a JSON file of steps (default: the embedded ones)")
-    parser.add_argument("--deadline", type=float, default=EMBEDDED_DEADLINE or 1.0)
+    parser.add_argument("--deadline", type=float, default=deadline or 1.0)
     args = parser.parse_args(argv)
     try:
         address = parse_address(args.address)
+        if not (args.deadline > 0 and args.deadline < float("inf")):
+            raise ValueError(f"the deadline is a positive number of seconds, not {args.deadline}")
         if args.steps:
             with open(args.steps, encoding="utf-8") as f:
                 steps = json.load(f)
-        elif EMBEDDED_STEPS is not None:
-            steps = EMBEDDED_STEPS
-        else:
+        if steps is None:
             raise ValueError("no steps: pass --steps FILE")
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    reason = replay(address, steps, args.deadline)
+    reason = run_steps(address, steps, args.deadline)
     if reason is None:
         print("did not reproduce: the server behaved as an echo server throughout")
         return 0

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import hypothesis
 
-from echofuzz.engine.campaign import Campaign, FuzzOptions, FuzzResult
+from echofuzz.engine.campaign import Campaign
 from echofuzz.engine.targets import SpawnedTarget
+from echofuzz.options import FuzzOptions
+from echofuzz.result import FuzzResult
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "corpus"

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from echofuzz.engine.targets import SpawnedTarget
-from echofuzz.wire import replay
+from echofuzz.wire import run_steps
 from tests.echo_targets import CORPUS, corpus_command, describe, fuzz
 
 #: Longest reproduction accepted, in steps (history-dependent bugs excepted).
@@ -54,7 +54,7 @@ def test_the_corpus_has_at_least_fifteen_broken_servers_in_four_styles():
 
 @pytest.mark.parametrize("server", BROKEN, ids=[p.stem for p in BROKEN])
 def test_every_broken_server_is_caught_and_its_reproduction_replays(server):
-    result = fuzz(corpus_command(server), shrink_seconds=8.0, max_examples=150)
+    result = fuzz(corpus_command(server), shrink_time=8.0, max_examples=150)
     assert result.verdict == "fail", describe(result)
     steps = result.reproduction or []
     if not result.history_dependent:
@@ -65,7 +65,7 @@ def test_every_broken_server_is_caught_and_its_reproduction_replays(server):
     try:
         for _ in range(REPLAYS):
             target.ensure_running(force_restart=True)
-            reproduced = replay(target.address(), [s.to_json() for s in steps], deadline=1.0)
+            reproduced = run_steps(target.address(), [s.to_json() for s in steps], deadline=1.0)
             if reproduced is not None:
                 break
     finally:

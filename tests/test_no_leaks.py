@@ -16,10 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from echofuzz.engine.campaign import Campaign, FuzzOptions
+from echofuzz.engine.campaign import Campaign
+from echofuzz.engine.replay import replay_once
 from echofuzz.engine.targets import SpawnedTarget, TargetError
 from echofuzz.frontends.interrupts import InterruptGuard, run_guarded
-from echofuzz.outputs.reproduction import replay_differentially
+from echofuzz.options import FuzzOptions
 from echofuzz.vocabulary import Payload, Step
 
 PY = sys.executable
@@ -145,8 +146,8 @@ def test_a_differential_replay_leaves_nothing_behind():
         Step("finish"),
     ]
     before = Baseline()
-    assert replay_differentially(SpawnedTarget(CORRECT), steps, deadline=0.5) is None
-    problem = replay_differentially(SpawnedTarget(TWICE), steps, deadline=0.5)
+    assert replay_once(SpawnedTarget(CORRECT), steps, deadline=0.5) is None
+    problem = replay_once(SpawnedTarget(TWICE), steps, deadline=0.5)
     assert problem is not None and "c1" in problem
     before.assert_restored()
 

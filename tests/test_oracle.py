@@ -10,10 +10,11 @@ import socket
 import pytest
 import trio
 
-from echofuzz.engine.campaign import Campaign, FuzzOptions
+from echofuzz.engine.campaign import Campaign
 from echofuzz.engine.oracle import EchoOracle, StreamEchoOracle, paired_connection
 from echofuzz.engine.portal import TrioThread
 from echofuzz.engine.targets import AddressTarget
+from echofuzz.options import FuzzOptions
 from tests.echo_targets import describe
 
 RENDITIONS = pytest.mark.parametrize("oracle_class", [EchoOracle, StreamEchoOracle])

@@ -22,13 +22,20 @@ Theory of operation:
    error, the campaign replays the earlier test cases since the server's last
    start followed by the failing one, and reports that history.
 5. Ctrl-C stops the campaign cleanly with a partial result.
+
+What varies between callers is passed in, never overridden: the front ends
+give a ``checkpoint`` (called at every boundary where an interrupt may land)
+and a ``stop_requested`` test (asked between steps, on the trio thread); the
+benchmarks give an ``executor`` factory, ``around_fuzzing`` (a context
+manager around the fuzzing phase, on the portal) and ``preflight=False``.
 """
 
 from __future__ import annotations
 
-import sys
+import contextlib
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from typing import Protocol
 
 from hypothesis import HealthCheck, Phase, Verbosity, settings
 from hypothesis import seed as hypothesis_seed
@@ -36,83 +43,51 @@ from hypothesis.database import ExampleDatabase
 from hypothesis.errors import Flaky
 from hypothesis.stateful import run_state_machine_as_test
 
-from echofuzz.engine.executor import DifferentialExecutor, OracleFailure
+from echofuzz.engine.executor import DifferentialExecutor
 from echofuzz.engine.machine import EchoDivergence, EchoMachine
 from echofuzz.engine.portal import TrioThread
+from echofuzz.engine.replay import never, replay, with_death_notice
 from echofuzz.engine.shrink import renumber, shrink, tag_connections
 from echofuzz.engine.targets import Target, TargetError, wait_until_accepting
+from echofuzz.options import FuzzOptions
+from echofuzz.result import Failure, FuzzResult
 from echofuzz.vocabulary import OPS, Payload, Step
 
-MiB = 1 << 20
 #: Test cases remembered for explaining a failure that needs history (the most recent ones).
 HISTORY_CASES = 1000
 #: While shrinking, waits use this fraction of the deadline (the result is confirmed in full).
-SHRINK_DEADLINE = 0.25
+SHRINK_DEADLINE_FRACTION = 0.25
 #: What the pre-flight check sends; digits survive case-mangling servers.
 SANITY_PAYLOAD = b"0123456789 echofuzz\n"
+#: Seconds between progress reports.
+PROGRESS_EVERY = 0.5
 
 
-@dataclass
-class FuzzOptions:
-    """Knobs of a campaign. The defaults finish in well under a minute on a correct server."""
+class CaseExecutor(Protocol):
+    """What the campaign needs of an executor (``DifferentialExecutor``, or a benchmark's stub)."""
 
-    max_examples: int = 100
-    seed: int | None = None
-    deadline: float = 1.0
-    max_payload: int = 4 * MiB
-    max_connections: int = 6
-    steps_per_case: int = 30
-    ops: frozenset[str] = frozenset(OPS)
-    database: ExampleDatabase | None = None
-    progress: bool = False
-    shrink: bool = True
-    #: Time budget for shrinking one failure (seconds).
-    shrink_seconds: float = 60.0
-    #: Failures whose text contains one of these are known bugs: skipped, not reported,
-    #: so that the campaign can look for the next one.
-    ignore: tuple[str, ...] = ()
+    def execute_all(
+        self, steps: Sequence[Step], stop: Callable[[list[str]], bool] = bool
+    ) -> tuple[int, list[str]]: ...
+
+    def discard(self) -> None: ...
 
 
-@dataclass
-class FuzzResult:
-    """What a campaign found; ``to_json`` is the report format."""
+#: ``(portal, target address, deadline)`` to an executor for one test case.
+ExecutorFactory = Callable[[TrioThread, tuple[str, int], float], CaseExecutor]
 
-    verdict: str  # "pass", "fail" or "interrupted"
-    target: str
-    seed: int | None
-    examples: int = 0
-    steps: int = 0
-    elapsed_s: float = 0.0
-    first_failure_s: float | None = None
-    first_failure_example: int | None = None
-    reason: str | None = None
-    reproduction: list[Step] | None = None
-    history_dependent: bool = False
-    reproduced: bool | None = None
-    restarts: int = 0
-    notes: list[str] = field(default_factory=list)
 
-    def to_json(self) -> dict[str, object]:
-        return {
-            "verdict": self.verdict,
-            "target": self.target,
-            "seed": self.seed,
-            "examples": self.examples,
-            "steps": self.steps,
-            "elapsed_s": round(self.elapsed_s, 3),
-            "first_failure_s": (
-                None if self.first_failure_s is None else round(self.first_failure_s, 3)
-            ),
-            "first_failure_example": self.first_failure_example,
-            "reason": self.reason,
-            "reproduction": (
-                None if self.reproduction is None else [s.to_json() for s in self.reproduction]
-            ),
-            "history_dependent": self.history_dependent,
-            "reproduced": self.reproduced,
-            "restarts": self.restarts,
-            "notes": self.notes,
-        }
+def differential(portal: TrioThread, address: tuple[str, int], deadline: float) -> CaseExecutor:
+    return DifferentialExecutor(portal, address, None, deadline)
+
+
+@contextlib.contextmanager
+def nothing_around(portal: TrioThread) -> Iterator[None]:
+    yield
+
+
+def no_checkpoint() -> None:
+    pass
 
 
 class TargetLost(BaseException):
@@ -126,31 +101,52 @@ class TargetLost(BaseException):
 class Campaign:
     """Run the echo machine against ``target``; see the module docstring."""
 
-    def __init__(self, target: Target, options: FuzzOptions | None = None) -> None:
+    def __init__(
+        self,
+        target: Target,
+        options: FuzzOptions | None = None,
+        *,
+        database: ExampleDatabase | None = None,
+        executor: ExecutorFactory = differential,
+        checkpoint: Callable[[], None] = no_checkpoint,
+        stop_requested: Callable[[], bool] = never,
+        progress: Callable[[str], None] | None = None,
+        around_fuzzing: Callable[[TrioThread], contextlib.AbstractContextManager[object]] = (
+            nothing_around
+        ),
+        preflight: bool = True,
+    ) -> None:
         self.target = target
         self.options = options or FuzzOptions()
         unknown = set(self.options.ops) - set(OPS)
         if unknown:
-            raise TargetError(f"unknown operations: {', '.join(sorted(unknown))}")
+            raise ValueError(f"unknown operations: {', '.join(sorted(unknown))}")
+        self.database = database
+        self.make_executor = executor
+        self.checkpoint = checkpoint
+        self.stop_requested = stop_requested
+        self.progress = progress
+        self.around_fuzzing = around_fuzzing
+        self.preflight = preflight
         self.portal: TrioThread | None = None
-        self.executor: DifferentialExecutor | None = None
+        self.executor: CaseExecutor | None = None
         self.examples = 0
         self.steps = 0
         self.started = 0.0
-        self.first_failure: tuple[float, str, list[Step], list[list[Step]]] | None = None
+        self.failure: Failure | None = None
         self.history: list[list[Step]] = []
-        self.first_failure_example: int | None = None
         self.fresh_each_case = False
         self._last_progress = 0.0
 
     # -- called by the machine -----------------------------------------------------
 
     def begin_case(self) -> None:
+        self.checkpoint()
         restarted = self.target.ensure_running(force_restart=self.fresh_each_case)
         if restarted:
             self.history = []
         elif (
-            self.first_failure is not None
+            self.failure is not None
             and not self.target.restartable
             and not wait_until_accepting(self.target.address(), self.options.deadline)
         ):
@@ -158,11 +154,11 @@ class Campaign:
             # blaming the next test case for that would send the shrinker astray.
             raise TargetLost(f"{self.target.description} stopped accepting connections")
         assert self.portal is not None
-        self.executor = DifferentialExecutor(
-            self.portal, self.target.address(), oracle=None, deadline=self.options.deadline
+        self.executor = self.make_executor(
+            self.portal, self.target.address(), self.options.deadline
         )
         self.examples += 1
-        self._progress()
+        self._report_progress()
 
     def execute_case(self, steps: list[Step]) -> tuple[int, list[str]]:
         """Execute a generated test case in one hop: how many steps ran, the last one's problems.
@@ -171,18 +167,15 @@ class Campaign:
         server is found dead, or when ``stop_requested`` says so.
         """
         assert self.executor is not None
+        self.checkpoint()
         executed, problems = self.executor.execute_all(steps, self._stop_after)
+        self.checkpoint()  # stop_requested may have cut the case short
         self.steps += executed
-        problems = self._with_death_notice(problems)
-        if problems and self.first_failure is None and not self.is_known(problems[0]):
-            self.first_failure_example = self.examples
+        problems = with_death_notice(self.target, problems)
+        if problems and self.failure is None and not self.is_known(problems[0]):
             elapsed = time.monotonic() - self.started
-            self.first_failure = (elapsed, problems[0], [], list(self.history))
+            self.failure = Failure(elapsed, problems[0], self.examples, [], list(self.history))
         return executed, problems
-
-    def stop_requested(self) -> bool:
-        """Asked on the trio thread between steps: stop early? (On Ctrl-C, in the CLI.)"""
-        return False
 
     def _stop_after(self, problems: list[str]) -> bool:
         return bool(problems) or self.stop_requested() or self.target.death_notice() is not None
@@ -190,47 +183,40 @@ class Campaign:
     def is_known(self, problem: str) -> bool:
         return any(text in problem for text in self.options.ignore)
 
-    def _with_death_notice(self, problems: list[str]) -> list[str]:
-        """Put the server's death first: it explains every other symptom."""
-        notice = self.target.death_notice(grace=0.5 if problems else 0.0)
-        return [f"the server {notice}", *problems] if notice is not None else problems
-
     def end_case(self, steps: list[Step], failed: bool) -> None:
         if self.executor is not None:
             self.executor.discard()
-        if self.first_failure is not None and not self.first_failure[2]:
-            elapsed, reason, _, history = self.first_failure
-            self.first_failure = (elapsed, reason, list(steps), history)
+        if self.failure is not None and not self.failure.steps:
+            self.failure.steps = list(steps)
         if failed:
             self.fresh_each_case = True
         self.history.append(list(steps))
         del self.history[:-HISTORY_CASES]  # memory stays bounded on long runs
 
-    def _progress(self) -> None:
-        if not self.options.progress:
+    def _report_progress(self) -> None:
+        if self.progress is None:
             return
         now = time.monotonic()
-        if now - self._last_progress < 0.5:
+        if now - self._last_progress < PROGRESS_EVERY:
             return
         self._last_progress = now
-        failures = "1 failure, shrinking" if self.first_failure else "no failures"
-        sys.stderr.write(
-            f"\r  {self.examples} test cases, {self.steps} steps, {failures}, "
-            f"{now - self.started:.0f} s "
+        failures = "1 failure, shrinking" if self.failure else "no failures"
+        self.progress(
+            f"{self.examples} test cases, {self.steps} steps, {failures}, "
+            f"{now - self.started:.0f} s"
         )
-        sys.stderr.flush()
 
     # -- the campaign ------------------------------------------------------------
 
-    def _settings(self) -> settings:
-        # Hypothesis's shrinker is left out: ``echofuzz.engine.shrink`` works on steps,
-        # which it understands better, and replays far fewer candidates.
+    def hypothesis_settings(self) -> settings:
+        # Hypothesis's shrinker is left out: ``echofuzz.engine.shrink`` works on
+        # steps, which it understands better, and replays far fewer candidates.
         phases = [Phase.explicit, Phase.reuse, Phase.generate]
         return settings(
             max_examples=self.options.max_examples,
             stateful_step_count=self.options.steps_per_case,
             deadline=None,
-            database=self.options.database,
+            database=self.database,
             phases=phases,
             report_multiple_bugs=False,
             verbosity=Verbosity.quiet,
@@ -240,21 +226,25 @@ class Campaign:
 
     def _sanity_check(self) -> None:
         """Refuse, in one line, a target that does not echo at all."""
-        assert self.executor is not None
-        problems = self.executor.execute(Step("connect", conn="c0"))
-        if not problems:
-            self.executor.execute(Step("send", conn="c0", payload=Payload.literal(SANITY_PAYLOAD)))
-            self.executor.execute(Step("expect", conn="c0"))
-            pair = self.executor.pairs["c0"]
-            back = bytes(pair.target.ledger.received)
-            if not back or back[:1] != SANITY_PAYLOAD[:1]:
-                problems = [f"sent {len(SANITY_PAYLOAD)} bytes and got back {back[:40]!r}"]
-            else:
-                # Leave as politely as a client can (FIN, nothing unread): an abortive
-                # close here would crash the servers that die of resets, and the crash
-                # would be blamed on the first test case.
-                self.executor.execute(Step("close", conn="c0"))
-        self.executor.discard()
+        assert self.portal is not None
+        executor = DifferentialExecutor(
+            self.portal, self.target.address(), None, self.options.deadline
+        )
+        try:
+            problems = executor.execute(Step("connect", conn="c0"))
+            if not problems:
+                executor.execute(Step("send", conn="c0", payload=Payload.literal(SANITY_PAYLOAD)))
+                executor.execute(Step("expect", conn="c0"))
+                back = bytes(executor.pairs["c0"].target.ledger.received)
+                if not back or back[:1] != SANITY_PAYLOAD[:1]:
+                    problems = [f"sent {len(SANITY_PAYLOAD)} bytes and got back {back[:40]!r}"]
+                else:
+                    # Leave as politely as a client can (FIN, nothing unread): an abortive
+                    # close here would crash the servers that die of resets, and the crash
+                    # would be blamed on the first test case.
+                    executor.execute(Step("close", conn="c0"))
+        finally:
+            executor.discard()
         if problems:
             raise TargetError(f"{self.target.description} does not echo: {problems[0]}")
 
@@ -266,21 +256,18 @@ class Campaign:
         try:
             with TrioThread() as portal:
                 self.portal = portal
-                self.executor = DifferentialExecutor(
-                    portal, self.target.address(), oracle=None, deadline=self.options.deadline
-                )
-                self._sanity_check()
-                self._fuzz(result)
+                if self.preflight:
+                    self._sanity_check()
+                with self.around_fuzzing(portal):
+                    self._fuzz(result)
         finally:
             self.target.stop()
-            if self.options.progress:
-                sys.stderr.write("\n")
         result.examples, result.steps = self.examples, self.steps
         result.elapsed_s = time.monotonic() - self.started
-        if self.first_failure is not None:
-            result.first_failure_s = self.first_failure[0]
-            result.first_failure_example = self.first_failure_example
-        result.restarts = getattr(self.target, "restarts", 0)
+        if self.failure is not None:
+            result.first_failure_s = self.failure.elapsed_s
+            result.first_failure_example = self.failure.example
+        result.restarts = self.target.restarts
         return result
 
     def _fuzz(self, result: FuzzResult) -> None:
@@ -288,25 +275,40 @@ class Campaign:
         if self.options.seed is not None:
             machine = hypothesis_seed(self.options.seed)(machine)
         try:
-            run_state_machine_as_test(machine, settings=self._settings())
+            run_state_machine_as_test(machine, settings=self.hypothesis_settings())
         except EchoDivergence as divergence:
             result.verdict = "fail"
             self._conclude(result, divergence.steps, divergence.reason)
         except (Flaky, TargetLost):
             self._explain_history(result)
         except KeyboardInterrupt:
-            result.verdict = "interrupted"
-            result.notes.append("interrupted by the user; figures are partial")
-            if self.first_failure is not None:
-                result.reason = self.first_failure[1]
-                result.reproduction = self.first_failure[2] or None
-                result.reproduced = False
+            self.interrupted(result)
+
+    def interrupted(self, result: FuzzResult) -> None:
+        """What is known when the user stopped the run: partial figures, the failure as found."""
+        result.verdict = "interrupted"
+        result.examples, result.steps = self.examples, self.steps
+        result.notes.append("interrupted by the user; figures are partial")
+        failure = self.failure
+        if failure is not None:
+            result.first_failure_s, result.reason, result.reproduced = (
+                failure.elapsed_s,
+                failure.reason,
+                False,
+            )
+            found = [step for case in failure.history for step in case] + failure.steps
+            result.reproduction = failure.steps or found or None
 
     def _conclude(self, result: FuzzResult, steps: list[Step], reason: str) -> None:
         """A reproducible failure: shrink it (unless told not to) and name it plainly."""
         if self.options.shrink:
+            quick = self.options.deadline * SHRINK_DEADLINE_FRACTION
             steps, reason = shrink(
-                steps, reason, self._quick_replay, self.options.shrink_seconds, self._fresh_replay
+                steps,
+                reason,
+                lambda candidate: self.replay(candidate, deadline=quick),
+                self.options.shrink_time,
+                self.replay,
             )
         result.reproduction, result.reason = renumber(steps, reason)
         result.reproduced = True
@@ -314,18 +316,18 @@ class Campaign:
     def _explain_history(self, result: FuzzResult) -> None:
         """A failure that needs earlier test cases: replay them on a fresh server."""
         result.verdict, result.history_dependent = "fail", True
-        if self.first_failure is None:
+        if self.failure is None:
             result.reason = "the server stopped answering between test cases"
             result.reproduction = [s for case in self.history for s in case]
             return
-        _, reason, failing, history = self.first_failure
+        reason, failing, history = self.failure.reason, self.failure.steps, self.failure.history
         # Hypothesis's replay may have lost a race; the case may still fail on its own,
         # once the end-of-case check makes a crash observable.
         if not failing or failing[-1].op != "finish":
             failing = [*failing, Step("finish")]
         for _ in range(2):
-            alone = self.replay(failing, fresh=True)
-            if alone is not None and not self.is_known(alone):
+            alone = self.replay(failing)
+            if alone is not None:
                 result.history_dependent = False
                 self._conclude(result, failing, alone)
                 result.notes.append(
@@ -336,7 +338,7 @@ class Campaign:
             # Nothing came before it: the failure depends on timing, not on history.
             result.history_dependent = False
         steps = tag_connections([*history, failing])
-        replayed = self.replay(steps, fresh=True)
+        replayed = self.replay(steps)
         if replayed is not None:
             self._conclude(result, steps, replayed)
         else:
@@ -350,34 +352,17 @@ class Campaign:
         else:
             result.notes.append("the failure depends on timing: it did not reproduce every time")
 
-    def _fresh_replay(self, steps: list[Step]) -> str | None:
-        return self.replay(steps, fresh=True)
-
-    def _quick_replay(self, steps: list[Step]) -> str | None:
-        """A replay with short deadlines: a stall costs less, and confirmation redoes it."""
-        return self.replay(steps, fresh=True, deadline=self.options.deadline * SHRINK_DEADLINE)
-
-    def replay(self, steps: list[Step], fresh: bool, deadline: float | None = None) -> str | None:
-        """Run ``steps`` (test cases separated by 'finish') differentially; the first problem.
-
-        A problem the options say to ignore counts as no reproduction: it ends the
-        replay as it ends a test case, before the failure being chased can show.
-        """
+    def replay(self, steps: list[Step], deadline: float | None = None) -> str | None:
+        """``engine.replay`` on a fresh server with this campaign's options; interruptible."""
         assert self.portal is not None
-        self.target.ensure_running(force_restart=fresh)
-        executor = DifferentialExecutor(
+        self.checkpoint()
+        problem = replay(
             self.portal,
-            self.target.address(),
-            oracle=None,
-            deadline=self.options.deadline if deadline is None else deadline,
+            self.target,
+            steps,
+            self.options.deadline if deadline is None else deadline,
+            ignore=self.options.ignore,
+            stop_requested=self.stop_requested,
         )
-        try:
-            _, problems = executor.execute_all(steps, self._stop_after)
-            problems = self._with_death_notice(problems)
-            if problems and not self.is_known(problems[0]):
-                return problems[0]
-        except OracleFailure:
-            return None  # a candidate the oracle cannot follow is no reproduction
-        finally:
-            executor.discard()
-        return None
+        self.checkpoint()
+        return problem

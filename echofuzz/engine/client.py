@@ -46,7 +46,7 @@ READ_SIZE = 262144
 WRITE_SIZE = 1048576
 
 
-class Signal:
+class Pulse:
     """Wakes every waiter at each ``fire()``: a trio.Event that can happen many times.
 
     One is shared by all the connections of a test case, so that a single task
@@ -74,7 +74,7 @@ class ClientConnection:
     """One connection to one server, with its reader task and its ledger."""
 
     def __init__(
-        self, name: str, sock: socket.socket, changes: Signal, nursery: trio.Nursery
+        self, name: str, sock: socket.socket, changes: Pulse, nursery: trio.Nursery
     ) -> None:
         self.name = name
         self.sock = sock
@@ -123,14 +123,14 @@ class ClientConnection:
         nursery: trio.Nursery,
         timeout: float,
         reading: bool = True,
-        changes: Signal | None = None,
+        changes: Pulse | None = None,
     ) -> ClientConnection | str:
         """The second half: wait for the handshake; the reader starts with the first send."""
         problem = await _connected(sock, timeout)
         if problem is not None:
             sock.close()
             return problem
-        conn = cls(name, sock, changes if changes is not None else Signal(), nursery)
+        conn = cls(name, sock, changes if changes is not None else Pulse(), nursery)
         if not reading:
             conn._resume = trio.Event()
         return conn

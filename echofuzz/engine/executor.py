@@ -37,18 +37,16 @@ from typing import Any
 
 import trio
 
-from echofuzz.engine.client import ClientConnection, Signal, describe_os_error
+from echofuzz.engine.client import ClientConnection, Pulse, describe_os_error
 from echofuzz.engine.oracle import paired_connection
 from echofuzz.engine.portal import TrioThread
-from echofuzz.model import Ledger, check_prefix, check_settled
+from echofuzz.model import Ledger, prefix_problem, settled_problem
 from echofuzz.vocabulary import Payload, Step
-from echofuzz.wire import BACK_PRESSURE_QUIET, allowance
+from echofuzz.wire import BACK_PRESSURE_QUIET, PROBE, allowance
 
 #: The oracle's wait bound is this many times the target's, and at least ORACLE_FLOOR s.
 ORACLE_SLACK = 5.0
 ORACLE_FLOOR = 30.0
-#: What the end-of-case probe sends on a fresh connection.
-PROBE = b"echofuzz probe\n"
 
 
 class OracleFailure(Exception):
@@ -109,7 +107,7 @@ class DifferentialExecutor:
         self.deadline = deadline
         self.pairs: dict[str, ConnectionPair] = {}
         #: Fired by every connection of this executor when its ledger changes.
-        self.changes = Signal()
+        self.changes = Pulse()
         self._dispatch: dict[str, Callable[[Step], Awaitable[list[str]]]] = {
             "connect": self._connect,
             "send": self._send,
@@ -177,9 +175,9 @@ class DifferentialExecutor:
         for name, pair in self.pairs.items():
             pair.target.poll()  # connections without a reader task yet: what has arrived?
             pair.oracle.poll()
-            if check_prefix(name, pair.oracle.ledger) or pair.oracle.ledger.remote != "open":
+            if prefix_problem(name, pair.oracle.ledger) or pair.oracle.ledger.remote != "open":
                 raise OracleFailure(f"{name}: the oracle broke the model: {pair.oracle.ledger}")
-            problem = check_prefix(name, pair.target.ledger)
+            problem = prefix_problem(name, pair.target.ledger)
             if problem is None and pair.target.ledger.remote != "open":
                 how = "reset" if pair.target.ledger.remote == "reset" else "closed"
                 problem = f"{name}: the server {how} the connection although the client did not"
@@ -282,9 +280,9 @@ class DifferentialExecutor:
         problems = []
         for name in names:
             pair = self.pairs[name]
-            if check_settled(name, pair.oracle.ledger, until_eof):
-                raise OracleFailure(check_settled(name, pair.oracle.ledger, until_eof))
-            problem = check_settled(name, pair.target.ledger, until_eof) or compare(
+            if settled_problem(name, pair.oracle.ledger, until_eof):
+                raise OracleFailure(settled_problem(name, pair.oracle.ledger, until_eof))
+            problem = settled_problem(name, pair.target.ledger, until_eof) or compare(
                 name, pair.target.ledger, pair.oracle.ledger
             )
             if problem is not None:

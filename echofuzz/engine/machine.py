@@ -9,7 +9,7 @@ than the target is declared to handle.
 
 Every divergence is raised from ``teardown`` alone, as ``EchoDivergence``
 carrying the steps up to the one that showed it, so that Hypothesis sees a
-single bug and shrinks towards it (see ``_run`` for why not earlier).
+single bug and shrinks towards it (see ``_record`` for why not earlier).
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ class EchoMachine(RuleBasedStateMachine):
         self.slow: list[str] = []
         self.steps: list[Step] = []
         self.problem: str | None = None
-        self.known = False  # the problem matches --ignore: stop the case, do not fail it
+        self.known = False  # in FuzzOptions.ignore: end the case, do not fail it
         self.executed = 0
         self._serial = 0
         self.campaign.begin_case()
@@ -118,7 +118,7 @@ class EchoMachine(RuleBasedStateMachine):
 
     # -- bookkeeping -----------------------------------------------------------
 
-    def _run(self, step: Step) -> None:
+    def _record(self, step: Step) -> None:
         """Add ``step`` to the test case; the campaign executes the case at teardown.
 
         Nothing is executed while the case is being generated: no draw depends on
@@ -146,7 +146,7 @@ class EchoMachine(RuleBasedStateMachine):
     @rule()
     def connect(self) -> None:
         name = self._next_conn_name()
-        self._run(Step("connect", conn=name))
+        self._record(Step("connect", conn=name))
         self.open.append(name)
 
     @precondition(lambda self: self._enabled("send") and self.open)
@@ -154,24 +154,24 @@ class EchoMachine(RuleBasedStateMachine):
     def send(self, pick: int, data: st.DataObject) -> None:
         payload = data.draw(payloads(self.campaign.options.max_payload), label="payload")
         name = self.open[pick % len(self.open)]
-        self._run(Step("send", conn=name, payload=payload.salted(name)))
+        self._record(Step("send", conn=name, payload=payload.salted(name)))
 
     @precondition(lambda self: self._enabled("expect") and self.open)
     @rule(pick=PICK)
     def expect(self, pick: int) -> None:
-        self._run(Step("expect", conn=self.open[pick % len(self.open)]))
+        self._record(Step("expect", conn=self.open[pick % len(self.open)]))
 
     @precondition(lambda self: self._enabled("half_close") and self.open)
     @rule(pick=PICK)
     def half_close(self, pick: int) -> None:
         name = self.open.pop(pick % len(self.open))
-        self._run(Step("half_close", conn=name))
+        self._record(Step("half_close", conn=name))
 
     @precondition(lambda self: self._enabled("close") and self.open)
     @rule(pick=PICK)
     def close(self, pick: int) -> None:
         name = self.open.pop(pick % len(self.open))
-        self._run(Step("close", conn=name))
+        self._record(Step("close", conn=name))
 
     @precondition(lambda self: self._enabled("reset") and (self.open or self.slow))
     @rule(pick=PICK)
@@ -180,12 +180,12 @@ class EchoMachine(RuleBasedStateMachine):
         name = both[pick % len(both)]
         slow = name in self.slow
         (self.slow if slow else self.open).remove(name)
-        self._run(Step("reset", conn=name, in_flight=slow))
+        self._record(Step("reset", conn=name, in_flight=slow))
 
     @precondition(lambda self: self._enabled("connect_reset") and self._room())
     @rule()
     def connect_reset(self) -> None:
-        self._run(Step("connect_reset", conn=self._next_conn_name()))
+        self._record(Step("connect_reset", conn=self._next_conn_name()))
 
     @precondition(lambda self: self._enabled("burst") and len(self.open) >= 2)
     @rule(data=st.data())
@@ -195,7 +195,7 @@ class EchoMachine(RuleBasedStateMachine):
         sends = tuple(
             (name, data.draw(each, label=f"payload for {name}").salted(name)) for name in names
         )
-        self._run(Step("burst", sends=sends))
+        self._record(Step("burst", sends=sends))
 
     @precondition(
         lambda self: (
@@ -210,14 +210,16 @@ class EchoMachine(RuleBasedStateMachine):
         top = self.campaign.options.max_payload
         chosen = min(top, ((1024 + size) << (16 + exponent)) >> 10)
         name = self._next_conn_name()
-        self._run(Step("slow_start", conn=name, payload=Payload.generated(chosen, seed, salt=name)))
+        self._record(
+            Step("slow_start", conn=name, payload=Payload.generated(chosen, seed, salt=name))
+        )
         self.slow.append(name)
 
     @precondition(lambda self: self._enabled("slow_drain") and self.slow)
     @rule(pick=PICK)
     def slow_drain(self, pick: int) -> None:
         name = self.slow.pop(pick % len(self.slow))
-        self._run(Step("slow_drain", conn=name))
+        self._record(Step("slow_drain", conn=name))
         self.open.append(name)
 
     def teardown(self) -> None:

@@ -79,13 +79,13 @@ def consistent(steps: list[Step]) -> list[Step]:
     open_now: set[str] = set()
     out: list[Step] = []
     for step in steps:
-        if step.op in ("connect", "slow_start"):
-            open_now.add(step.conn)
-        elif step.op == "connect_reset":
-            pass
-        elif step.op == "finish":
+        shape = step.lifecycle
+        if shape.opens:
+            if not shape.closes:
+                open_now.add(step.conn)
+        elif shape.closes_all:
             open_now.clear()
-        elif step.op == "burst":
+        elif shape.on_sends:
             sends = tuple((c, p) for c, p in step.sends if c in open_now)
             if len(sends) >= 2:
                 step = replace(step, sends=sends)
@@ -96,7 +96,7 @@ def consistent(steps: list[Step]) -> list[Step]:
                 continue
         elif step.conn not in open_now:
             continue
-        elif step.op in ("half_close", "close", "reset"):
+        elif shape.closes:
             open_now.discard(step.conn)
         out.append(step)
     if not out or out[-1].op != "finish":
@@ -212,7 +212,7 @@ def _search(
     progress = True
     while progress and budget[0] > 0:
         progress = False
-        names = [s.conn for s in best if s.op in ("connect", "slow_start", "connect_reset")]
+        names = [s.conn for s in best if s.lifecycle.opens]
         for name in names:
             candidate = without_connection(best, name)
             got = still_fails(candidate)
@@ -220,7 +220,8 @@ def _search(
                 accept(candidate, got)
                 progress = True
         for index in reversed(range(len(best))):
-            if index >= len(best) - 1 or best[index].op in ("connect", "slow_start"):
+            shape = best[index].lifecycle
+            if index >= len(best) - 1 or (shape.opens and not shape.closes):
                 continue
             candidate = best[:index] + best[index + 1 :]
             got = still_fails(candidate)

@@ -31,8 +31,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO, Protocol
 
-#: How long a spawned server may take to accept its first connection.
-STARTUP_TIMEOUT = 15.0
+from echofuzz.options import ADDRESS_CONNECT_TIMEOUT, SPAWN_STARTUP_TIMEOUT
+
 #: How long a stopping server gets between SIGTERM and SIGKILL.
 STOP_GRACE = 2.0
 #: Random ports tried before letting the kernel pick one.
@@ -57,6 +57,8 @@ class Target(Protocol):
     description: str
     #: Whether echofuzz can start the server afresh (it spawned it).
     restartable: bool
+    #: How many times it was started afresh.
+    restarts: int
 
     def start(self) -> None: ...
 
@@ -103,11 +105,14 @@ def parse_address(text: str) -> tuple[str, int]:
 class AddressTarget:
     """A server someone else runs; echofuzz can observe it but not restart it."""
 
-    def __init__(self, address: tuple[str, int], connect_timeout: float = 3.0) -> None:
+    def __init__(
+        self, address: tuple[str, int], connect_timeout: float = ADDRESS_CONNECT_TIMEOUT
+    ) -> None:
         self._address = address
         self._timeout = connect_timeout
         self.description = f"{address[0]}:{address[1]}"
         self.restartable = False
+        self.restarts = 0
 
     def start(self) -> None:
         try:
@@ -223,7 +228,7 @@ class SpawnedTarget:
     """
 
     def __init__(
-        self, command: str, host: str = "127.0.0.1", startup_timeout: float = STARTUP_TIMEOUT
+        self, command: str, host: str = "127.0.0.1", startup_timeout: float = SPAWN_STARTUP_TIMEOUT
     ) -> None:
         try:
             words = shlex.split(command)

@@ -24,74 +24,61 @@ printed, so that any run can be repeated exactly. Results go to stdout, errors
 and the progress line (only on a terminal) to stderr.
 
 Ctrl-C (and SIGTERM, SIGHUP) stops a run cleanly: see ``echofuzz.frontends.interrupts``.
+
+The options come from the one table in ``echofuzz.options``; Hypothesis and
+trio are imported only once the command line has been checked, so a usage
+error is answered at once.
 """
 
 from __future__ import annotations
 
-import argparse
-import contextlib
-import io
-import json
-import math
-import os
-import re
-import secrets
-import shlex
-import sys
-import tempfile
-import time
-import traceback
-from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import NoReturn, TextIO
-
-# Importing Hypothesis and trio takes a third of a second, the likeliest moment for
-# an early Ctrl-C: exit quietly with 130 then, rather than print an import traceback.
+# An early Ctrl-C lands in these imports most likely: exit quietly with 130 then.
 try:
-    from hypothesis.configuration import set_hypothesis_home_dir
+    import argparse
+    import contextlib
+    import os
+    import secrets
+    import shlex
+    import sys
+    import tempfile
+    import time
+    import traceback
+    from collections.abc import Sequence
+    from dataclasses import dataclass
+    from pathlib import Path
+    from typing import TYPE_CHECKING, NoReturn
 
-    from echofuzz.engine.campaign import FuzzOptions, FuzzResult, MiB
-    from echofuzz.engine.databases import DatabaseError, close_database, open_database
     from echofuzz.engine.targets import (
-        STARTUP_TIMEOUT,
         AddressTarget,
         SpawnedTarget,
         Target,
         TargetError,
         parse_address,
     )
-    from echofuzz.frontends.interrupts import InterruptGuard, run_guarded
-    from echofuzz.outputs.reproduction import (
+    from echofuzz.frontends.interrupts import InterruptGuard
+    from echofuzz.options import DEFAULTS, OPTIONS, FuzzOptions, help_text, options_from
+    from echofuzz.outputs.report import (
         Reproduction,
         ReproductionError,
+        error_report_text,
         load_reproduction,
-        replay_differentially,
-        script_source,
-        write_atomically,
-        write_script,
+        report_text,
     )
-    from echofuzz.vocabulary import OPS, Step
+    from echofuzz.outputs.script import script_source, write_atomically, write_script
+    from echofuzz.outputs.summary import PROG, format_summary
+    from echofuzz.result import FuzzResult
 except KeyboardInterrupt:
     raise SystemExit(130) from None
 
+if TYPE_CHECKING:
+    from hypothesis.database import ExampleDatabase
 
-PROG = "echofuzz"
 EXIT_PASS, EXIT_DIVERGENCE, EXIT_ERROR, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
-#: Command-line defaults: about 15 s against a correct local server, and every
-#: broken server of tests/corpus caught within a few seconds (see notes/echofuzz.md).
-DEFAULT_MAX_EXAMPLES = 100
-DEFAULT_DEADLINE = 1.0
-DEFAULT_MAX_PAYLOAD = 4 * MiB
-DEFAULT_MAX_CONNECTIONS = 6
-DEFAULT_STEPS_PER_CASE = 30
-DEFAULT_SHRINK_SECONDS = FuzzOptions().shrink_seconds
-#: How long ``HOST:PORT`` may take to accept the first connection.
-ADDRESS_CONNECT_TIMEOUT = 3.0
-DEFAULT_REPRO = "echofuzz-repro.py"
-#: Steps printed in full; longer (history-dependent) reproductions are elided in the middle.
-SHOWN_STEPS = 120
+
+def squash(text: object) -> str:
+    """Any message as one line."""
+    return " ".join(str(text).split())
 
 
 class UsageError(Exception):
@@ -105,67 +92,11 @@ class Parser(argparse.ArgumentParser):
     """argparse, but every error is the single line ``echofuzz: error: ...``."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_ERROR, f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
-    return value
-
-
-def seed_number(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 0, got {text!r}")
-    return value
-
-
-def positive_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
-    return value
-
-
-SIZE = re.compile(r"(\d+)\s*(k|kb|kib|m|mb|mib)?", re.IGNORECASE)
-
-
-def byte_size(text: str) -> int:
-    """``65536``, ``64K``, ``4M`` or ``4MiB`` (K and M are powers of two here)."""
-    match = SIZE.fullmatch(text.strip())
-    if match is None or int(match[1]) < 1:
-        raise argparse.ArgumentTypeError(
-            f"expected a number of bytes of at least 1 (like 65536, 64K or 4M), got {text!r}"
-        )
-    unit = (match[2] or "").lower()[:1]
-    return int(match[1]) * {"": 1, "k": 1024, "m": MiB}[unit]
-
-
-def operations(text: str) -> frozenset[str]:
-    """A comma list of step operations; ``connect`` must be among them."""
-    chosen = {word.strip() for word in text.split(",") if word.strip()}
-    unknown = sorted(chosen - set(OPS))
-    if unknown:
-        raise argparse.ArgumentTypeError(
-            f"unknown operation(s) {', '.join(unknown)}; choose from {', '.join(OPS)}"
-        )
-    if "connect" not in chosen:
-        raise argparse.ArgumentTypeError("the operations must include connect")
-    return frozenset(chosen | {"finish"})
+        self.exit(EXIT_ERROR, f"{self.prog}: error: {squash(message)} (see {self.prog} --help)\n")
 
 
 def build_parser() -> Parser:
+    """The command line, from ``echofuzz.options.OPTIONS``: every default left to FuzzOptions."""
     parser = Parser(
         prog=PROG,
         description=(
@@ -178,94 +109,24 @@ def build_parser() -> Parser:
             "130 interrupted. Example: echofuzz --spawn 'python server.py --port {port}'"
         ),
     )
-    parser.add_argument(
-        "address", nargs="?", metavar="HOST:PORT", help="a server that is already running"
-    )
-    parser.add_argument(
-        "--spawn",
-        metavar="CMD",
-        help="start the server with this command line; {port} is replaced by a free port",
-    )
-    parser.add_argument(
-        "--startup-timeout",
-        type=positive_seconds,
-        metavar="SECONDS",
-        help=f"how long the server may take to accept a first connection (default "
-        f"{STARTUP_TIMEOUT:g} with --spawn, {ADDRESS_CONNECT_TIMEOUT:g} for HOST:PORT)",
-    )
-    parser.add_argument(
-        "--max-examples",
-        type=positive_int,
-        default=DEFAULT_MAX_EXAMPLES,
-        metavar="N",
-        help=f"test cases to generate (default {DEFAULT_MAX_EXAMPLES})",
-    )
-    parser.add_argument(
-        "--seed", type=seed_number, metavar="N", help="random seed (default: a random one)"
-    )
-    parser.add_argument(
-        "--deadline",
-        type=positive_seconds,
-        metavar="SECONDS",
-        help=f"how long each wait for the server may take, plus transfer time for large "
-        f"payloads (default {DEFAULT_DEADLINE:g})",
-    )
-    parser.add_argument(
-        "--max-payload",
-        type=byte_size,
-        default=DEFAULT_MAX_PAYLOAD,
-        metavar="BYTES",
-        help="largest payload of one send, like 65536, 64K or 4M (default 4M)",
-    )
-    parser.add_argument(
-        "--max-connections",
-        type=positive_int,
-        default=DEFAULT_MAX_CONNECTIONS,
-        metavar="N",
-        help=f"connections open at once; 1 for one-client servers "
-        f"(default {DEFAULT_MAX_CONNECTIONS})",
-    )
-    parser.add_argument(
-        "--steps-per-case",
-        type=positive_int,
-        default=DEFAULT_STEPS_PER_CASE,
-        metavar="N",
-        help=f"most steps in one test case (default {DEFAULT_STEPS_PER_CASE})",
-    )
-    parser.add_argument(
-        "--ops",
-        type=operations,
-        metavar="LIST",
-        help=f"comma list of the operations to use, out of {', '.join(OPS)} (default all)",
-    )
-    parser.add_argument(
-        "--database",
-        metavar="DIR|redis://HOST:PORT|none",
-        help="keep failures in a Hypothesis example database, shared between runs and "
-        "machines, and replay them first (default none)",
-    )
-    parser.add_argument(
-        "--no-shrink", action="store_true", help="report the first failure as found, unshrunk"
-    )
-    parser.add_argument(
-        "--shrink-time",
-        type=positive_seconds,
-        default=DEFAULT_SHRINK_SECONDS,
-        metavar="SECONDS",
-        help=f"time budget for shrinking a failure (default {DEFAULT_SHRINK_SECONDS:g})",
-    )
-    parser.add_argument("--report", metavar="PATH", help="write a JSON report here")
-    parser.add_argument(
-        "--repro",
-        metavar="PATH",
-        help=f"where to write the reproduction script on a failure (default ./{DEFAULT_REPRO})",
-    )
-    parser.add_argument(
-        "--replay",
-        metavar="PATH",
-        help="instead of fuzzing, replay a report's reproduction (or a JSON list of steps) "
-        "against the target: exit 1 if it diverges, 0 if not",
-    )
+    for option in OPTIONS:
+        if option.where == "plugin":
+            continue
+        if option.dest == "address":
+            parser.add_argument("address", nargs="?", metavar=option.metavar, help=option.help)
+        elif option.parse is None:
+            parser.add_argument(
+                option.flag, dest=option.dest, action="store_true", help=option.help
+            )
+        else:
+            parser.add_argument(
+                option.flag,
+                dest=option.dest,
+                type=option.parse,
+                default=None,
+                metavar=option.metavar,
+                help=help_text(option),
+            )
     return parser
 
 
@@ -282,10 +143,6 @@ class Invocation:
     rerun: str
 
 
-def one_line(text: object) -> str:
-    return " ".join(str(text).split())
-
-
 def writable_path(option: str, text: str) -> Path:
     """Check where an output goes before fuzzing, not after a minute of it."""
     path = Path(text).expanduser()
@@ -296,15 +153,16 @@ def writable_path(option: str, text: str) -> Path:
     return path
 
 
-def make_target(address: str | None, spawn: str | None, startup: float | None) -> Target:
+def make_target(address: str | None, spawn: str | None, options: FuzzOptions) -> Target:
     if address is not None and spawn is not None:
         raise UsageError("give either HOST:PORT or --spawn CMD, not both")
     if address is None and spawn is None:
         raise UsageError("no target: give HOST:PORT of a running server, or --spawn CMD")
     if spawn is not None:
-        return SpawnedTarget(spawn, startup_timeout=startup or STARTUP_TIMEOUT)
+        return SpawnedTarget(spawn, startup_timeout=options.connect_timeout(spawned=True))
     assert address is not None
-    return AddressTarget(parse_address(address), connect_timeout=startup or ADDRESS_CONNECT_TIMEOUT)
+    timeout = options.connect_timeout(spawned=False)
+    return AddressTarget(parse_address(address), connect_timeout=timeout)
 
 
 def rerun_command(argv: Sequence[str], seed: int) -> str:
@@ -316,131 +174,26 @@ def rerun_command(argv: Sequence[str], seed: int) -> str:
     return shlex.join([PROG, *words])
 
 
-def check_invocation(argv: Sequence[str]) -> Invocation:
+def parse_invocation(argv: Sequence[str]) -> Invocation:
     """Parse and check everything; SystemExit(2) from argparse, or UsageError/TargetError."""
     args = build_parser().parse_args(argv)
+    values = vars(args)
     replay: Reproduction | None = None
     if args.replay is not None:
         replay = load_reproduction(Path(args.replay).expanduser())
-    target = make_target(args.address, args.spawn, args.startup_timeout)
+        if args.deadline is None and replay.deadline:
+            values["deadline"] = replay.deadline
+    seed = args.seed if args.seed is not None else secrets.randbelow(1_000_000)
+    options = options_from(values, seed=seed, progress=sys.stderr.isatty())
+    target = make_target(args.address, args.spawn, options)
     report = writable_path("--report", args.report) if args.report else None
     repro = writable_path("--repro", args.repro) if args.repro else None
     if repro is None and replay is None:
-        repro = Path(DEFAULT_REPRO)  # in the working directory, named as the user sees it
-    seed = args.seed if args.seed is not None else secrets.randbelow(1_000_000)
-    deadline = args.deadline
-    if deadline is None:
-        deadline = replay.deadline if replay is not None and replay.deadline else DEFAULT_DEADLINE
-    options = FuzzOptions(
-        max_examples=args.max_examples,
-        seed=seed,
-        deadline=deadline,
-        max_payload=args.max_payload,
-        max_connections=args.max_connections,
-        steps_per_case=args.steps_per_case,
-        ops=args.ops if args.ops is not None else frozenset(OPS),
-        database=open_database(args.database),  # last: it may create a directory
-        progress=sys.stderr.isatty(),
-        shrink=not args.no_shrink,
-        shrink_seconds=args.shrink_time,
-    )
+        repro = Path(DEFAULTS.repro)  # in the working directory, named as the user sees it
     return Invocation(target, options, seed, report, repro, replay, rerun_command(argv, seed))
 
 
-# -- reporting ---------------------------------------------------------------------------
-
-
-def report_json(
-    result: FuzzResult, options: FuzzOptions, repro: Path | None, rerun: str | None
-) -> str:
-    """``FuzzResult.to_json`` plus what it takes to act on it: options, script, rerun command."""
-    out = result.to_json()
-    out["options"] = {
-        "max_examples": options.max_examples,
-        "deadline": options.deadline,
-        "max_payload": options.max_payload,
-        "max_connections": options.max_connections,
-        "steps_per_case": options.steps_per_case,
-        "ops": [op for op in OPS if op in options.ops],
-        "shrink": options.shrink,
-    }
-    out["repro_script"] = None if repro is None else str(repro)
-    out["rerun"] = rerun
-    return json.dumps(out, indent=2) + "\n"
-
-
-def print_steps(steps: list[Step], out: TextIO) -> None:
-    """Numbered steps; a history's test cases are set apart, and a long one elided."""
-    numbered = list(enumerate(steps, 1))
-    if len(numbered) > SHOWN_STEPS:
-        head, tail = numbered[: SHOWN_STEPS // 2], numbered[-SHOWN_STEPS // 2 :]
-        skipped = len(numbered) - len(head) - len(tail)
-    else:
-        head, tail, skipped = numbered, [], 0
-    width = len(str(len(steps)))
-    for number, step in head:
-        out.write(f"  {number:>{width}}. {step.describe()}\n")
-    if skipped:
-        out.write(f"  {'':>{width}}  ... {skipped} more steps (all are in the report and script)\n")
-    for number, step in tail:
-        out.write(f"  {number:>{width}}. {step.describe()}\n")
-
-
-def describe_counts(result: FuzzResult) -> str:
-    return (
-        f"{result.examples} test case{'s' if result.examples != 1 else ''} "
-        f"({result.steps} steps) in {result.elapsed_s:.1f} s"
-    )
-
-
-def format_summary(
-    result: FuzzResult, repro: Path | None, report: Path | None, rerun: str | None
-) -> str:
-    """The verdict, the reason, the steps and where the outputs went, as printed on stdout."""
-    out = io.StringIO()
-    seed = f"seed {result.seed}"
-    if result.verdict == "pass":
-        out.write(f"{PROG}: no divergence: {describe_counts(result)}, {seed}\n")
-    elif result.verdict == "interrupted":
-        out.write(f"{PROG}: interrupted after {describe_counts(result)}, {seed}\n")
-    else:
-        kind = "divergence that depends on history" if result.history_dependent else "divergence"
-        first = (
-            f", first seen after {result.first_failure_s:.1f} s"
-            if result.first_failure_s is not None
-            else ""
-        )
-        out.write(f"{PROG}: {kind.upper()} after {describe_counts(result)}{first}, {seed}\n")
-    if result.reason:
-        out.write(f"  {result.reason}\n")
-    for note in result.notes:
-        out.write(f"  note: {note}\n")
-    steps = result.reproduction
-    if steps:
-        if result.verdict == "interrupted":
-            title = f"failing sequence as found, not minimal ({len(steps)} steps)"
-        elif result.history_dependent:
-            cases = sum(step.op == "finish" for step in steps) + (steps[-1].op != "finish")
-            how = {True: "reproduced it", False: "did NOT reproduce it", None: "was not tried"}
-            title = (
-                f"history ({len(steps)} steps in {cases} test cases; replaying it on a fresh "
-                f"server {how[result.reproduced]})"
-            )
-        else:
-            title = f"minimal reproduction ({len(steps)} step{'s' if len(steps) != 1 else ''})"
-        out.write(f"\n{title}:\n")
-        print_steps(steps, out)
-    if repro is not None:
-        out.write(
-            f"\nreproduction script: {repro}\n"
-            f"  start a fresh server, then: python {shlex.quote(str(repro))} HOST:PORT"
-            f"   (exit 1: reproduced, 0: not)\n"
-        )
-    if report is not None:
-        out.write(f"report: {report}\n")
-    if rerun is not None:
-        out.write(f"rerun: {rerun}\n")
-    return out.getvalue()
+# -- outputs ---------------------------------------------------------------------------
 
 
 @dataclass
@@ -467,7 +220,7 @@ def write_outputs(invocation: Invocation, result: FuzzResult, comment: list[str]
         if invocation.report is not None:
             write_atomically(
                 invocation.report,
-                report_json(result, invocation.options, written.repro, invocation.rerun),
+                report_text(result, invocation.options, written.repro, invocation.rerun),
             )
     except OSError as exc:
         written.error = f"cannot write {exc.filename or 'an output file'}: {exc.strerror or exc}"
@@ -480,17 +233,29 @@ def exit_status(result: FuzzResult, guard: InterruptGuard) -> int:
     return EXIT_DIVERGENCE if result.verdict == "fail" else EXIT_PASS
 
 
+def show_progress(line: str) -> None:
+    sys.stderr.write(f"\r  {line} ")
+    sys.stderr.flush()
+
+
 # -- the two modes ---------------------------------------------------------------------------
 
 
-def fuzz(invocation: Invocation, guard: InterruptGuard) -> int:
+def fuzz(invocation: Invocation, guard: InterruptGuard, database: ExampleDatabase | None) -> int:
+    from echofuzz.frontends.interrupts import run_guarded  # brings in Hypothesis and trio
+
     options = invocation.options
     sys.stdout.write(
         f"{PROG}: fuzzing {invocation.target.description} with seed {invocation.seed} "
         f"({options.max_examples} test cases, deadline {options.deadline:g} s)\n"
     )
     sys.stdout.flush()
-    result = run_guarded(invocation.target, options, guard)
+    progress = show_progress if options.progress else None
+    try:
+        result = run_guarded(invocation.target, options, guard, database, progress)
+    finally:
+        if progress is not None:
+            sys.stderr.write("\n")
     comment = [
         f"Found by echofuzz (seed {result.seed}) against {result.target}:",
         f"  {result.reason or 'a divergence'}",
@@ -502,6 +267,8 @@ def fuzz(invocation: Invocation, guard: InterruptGuard) -> int:
 
 
 def replay(invocation: Invocation, reproduction: Reproduction, guard: InterruptGuard) -> int:
+    from echofuzz.engine.replay import replay_once  # brings in trio
+
     target, steps = invocation.target, reproduction.steps
     deadline = invocation.options.deadline
     sys.stdout.write(
@@ -512,7 +279,8 @@ def replay(invocation: Invocation, reproduction: Reproduction, guard: InterruptG
     started = time.monotonic()
     result = FuzzResult("pass", target.description, None, examples=1, reproduction=steps)
     try:
-        problem = replay_differentially(target, steps, deadline, guard.checkpoint)
+        problem = replay_once(target, steps, deadline, stop_requested=lambda: guard.pending)
+        guard.checkpoint()  # a replay cut short by an interrupt proves nothing
     except KeyboardInterrupt:
         result.verdict = "interrupted"
         result.notes.append("interrupted by the user before the replay finished")
@@ -540,13 +308,14 @@ def replay(invocation: Invocation, reproduction: Reproduction, guard: InterruptG
 def write_error_report(invocation: Invocation, exc: Exception) -> None:
     """Even a run that could not start leaves a report, so CI can show why."""
     assert invocation.report is not None
-    error = {"verdict": "error", "target": invocation.target.description, "reason": str(exc)}
     with contextlib.suppress(OSError):
-        write_atomically(invocation.report, json.dumps(error, indent=2) + "\n")
+        write_atomically(
+            invocation.report, error_report_text(invocation.target.description, str(exc))
+        )
 
 
 def fail(message: object) -> int:
-    sys.stderr.write(f"{PROG}: error: {one_line(message)}\n")
+    sys.stderr.write(f"{PROG}: error: {squash(message)}\n")
     sys.stderr.flush()
     return EXIT_ERROR
 
@@ -566,6 +335,20 @@ def hypothesis_home() -> Path:
     return Path(cache) / "echofuzz" / "hypothesis"
 
 
+def open_example_database(options: FuzzOptions, as_program: bool) -> ExampleDatabase | None:
+    """Hypothesis arrives here, once the command line is known to be good."""
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    from echofuzz.engine.databases import DatabaseError, open_database
+
+    if as_program:
+        set_hypothesis_home_dir(hypothesis_home())
+    try:
+        return open_database(options.database)
+    except DatabaseError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """The console script; returns the exit status (see the module docstring).
 
@@ -573,20 +356,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     of the working directory (see ``hypothesis_home``); called with a list, as
     tests do, it leaves that process-wide setting alone.
     """
-    if argv is None:
-        set_hypothesis_home_dir(hypothesis_home())
     arguments = list(sys.argv[1:] if argv is None else argv)
     guard = InterruptGuard()
     invocation: Invocation | None = None
+    database: ExampleDatabase | None = None
     try:
         with guard.installed():
-            invocation = check_invocation(arguments)
+            invocation = parse_invocation(arguments)
+            database = open_example_database(invocation.options, as_program=argv is None)
             if invocation.replay is not None:
                 return replay(invocation, invocation.replay, guard)
-            return fuzz(invocation, guard)
+            return fuzz(invocation, guard, database)
     except SystemExit as exc:  # argparse: --help (0) or a usage error, already printed (2)
         return exc.code if isinstance(exc.code, int) else EXIT_ERROR
-    except (UsageError, TargetError, ReproductionError, DatabaseError) as exc:
+    except (UsageError, TargetError, ReproductionError) as exc:
         if invocation is not None and invocation.report is not None:
             write_error_report(invocation, exc)
         return fail(exc)
@@ -601,5 +384,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         traceback.print_exc()
         return EXIT_INTERNAL
     finally:
-        if invocation is not None:
-            close_database(invocation.options.database)
+        if database is not None:
+            from echofuzz.engine.databases import close_database
+
+            close_database(database)

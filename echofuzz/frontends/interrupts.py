@@ -10,8 +10,9 @@ the next step boundary, except while waiting for a server to start listening; a
 third Ctrl-C is obeyed at once, wherever it lands.
 
 Execution checks the guard too: a test case runs in one hop, and the trio side
-asks ``GuardedCampaign.stop_requested`` between steps, so an interrupt ends the
-case after the step in progress rather than after the whole case.
+asks the campaign's ``stop_requested`` (the guard's ``pending``) between steps,
+so an interrupt ends the case after the step in progress rather than after the
+whole case.
 """
 
 from __future__ import annotations
@@ -19,14 +20,17 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import CodeType, FrameType
-from typing import Any
+from typing import TYPE_CHECKING
 
-from echofuzz.engine.campaign import Campaign, FuzzOptions, FuzzResult
 from echofuzz.engine.targets import Target, wait_until_accepting
-from echofuzz.vocabulary import Step
+from echofuzz.options import FuzzOptions
+from echofuzz.result import FuzzResult
+
+if TYPE_CHECKING:
+    from hypothesis.database import ExampleDatabase
 
 #: Ctrl-C presses after which echofuzz stops at once, even in the middle of a hop.
 INSISTENT_INTERRUPTS = 3
@@ -50,8 +54,8 @@ def _raise_safe_code() -> frozenset[CodeType]:
 class InterruptGuard:
     """Turn a stop signal into a KeyboardInterrupt only where it is safe (see the module docstring).
 
-    Safe points are the step boundaries (``checkpoint``), called by
-    ``GuardedCampaign`` and the replay loop, and the wait for a server to start
+    Safe points are the step boundaries (``checkpoint``), which the campaign
+    calls between test cases and replays, and the wait for a server to start
     listening, which may last many seconds. Once delivered, the interrupt is
     raised again at every later checkpoint, so that the machine's teardown does
     not start new steps on the way out. The third signal is obeyed wherever it
@@ -114,63 +118,41 @@ class InterruptGuard:
                 signal.signal(number, handler)
 
 
-class GuardedCampaign(Campaign):
-    """A campaign whose step boundaries are the guard's checkpoints."""
+def run_guarded(
+    target: Target,
+    options: FuzzOptions,
+    guard: InterruptGuard,
+    database: ExampleDatabase | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> FuzzResult:
+    """Run a campaign whose step boundaries are the guard's checkpoints.
 
-    def __init__(self, target: Target, options: FuzzOptions, guard: InterruptGuard) -> None:
-        super().__init__(target, options)
-        self.guard = guard
-
-    def begin_case(self) -> None:
-        self.guard.checkpoint()
-        super().begin_case()
-
-    def execute_case(self, steps: list[Step]) -> tuple[int, list[str]]:
-        self.guard.checkpoint()
-        outcome = super().execute_case(steps)
-        self.guard.checkpoint()  # stop_requested may have cut the case short
-        return outcome
-
-    def stop_requested(self) -> bool:
-        """Between steps, on the trio thread: stop there, and let the next checkpoint raise."""
-        return self.guard.pending
-
-    def replay(self, steps: list[Step], *args: Any, **kwargs: Any) -> str | None:
-        """Replays (shrinking, explaining a history) can be long: make them interruptible too."""
-        self.guard.checkpoint()
-        outcome = super().replay(steps, *args, **kwargs)
-        self.guard.checkpoint()
-        return outcome
-
-
-def run_guarded(target: Target, options: FuzzOptions, guard: InterruptGuard) -> FuzzResult:
-    """Run a campaign; an interrupt anywhere (even before fuzzing) gives an 'interrupted' result.
-
+    An interrupt anywhere (even before fuzzing) gives an 'interrupted' result.
     The target is stopped here as well as in ``Campaign.run``, because an
     interrupt while it is starting escapes ``run`` before its own cleanup.
     """
+    # Here, not at the top: the guard is installed before the command line is
+    # parsed, and a usage error should not wait for Hypothesis and trio.
+    from echofuzz.engine.campaign import Campaign
+
     started = time.monotonic()
-    campaign = GuardedCampaign(target, options, guard)
+    campaign = Campaign(
+        target,
+        options,
+        database=database,
+        checkpoint=guard.checkpoint,
+        stop_requested=lambda: guard.pending,
+        progress=progress,
+    )
     try:
         result = campaign.run()
     except KeyboardInterrupt:
-        result = interrupted_result(campaign)
+        result = FuzzResult("interrupted", target.description, options.seed)
+        campaign.interrupted(result)
     finally:
         target.stop()
     result.elapsed_s = time.monotonic() - started
     if guard.interrupted and result.verdict == "pass":
         result.verdict = "interrupted"
         result.notes.append("interrupted by the user while stopping")
-    return result
-
-
-def interrupted_result(campaign: Campaign) -> FuzzResult:
-    """What is known when an interrupt escaped ``Campaign.run`` (say, while replaying a history)."""
-    result = FuzzResult("interrupted", campaign.target.description, campaign.options.seed)
-    result.examples, result.steps = campaign.examples, campaign.steps
-    result.notes.append("interrupted by the user; figures are partial")
-    if campaign.first_failure is not None:
-        elapsed, reason, steps, history = campaign.first_failure
-        result.first_failure_s, result.reason, result.reproduced = elapsed, reason, False
-        result.reproduction = [step for case in history for step in case] + steps or None
     return result

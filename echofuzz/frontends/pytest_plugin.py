@@ -3,7 +3,9 @@
 It is registered through the ``pytest11`` entry point, so it is active wherever
 this package is installed -- including this repository's own test runs. So it
 is inert unless asked: without ``--echo-target`` or ``--echo-spawn`` it adds no
-test, prints nothing and warns about nothing; its fixtures merely exist.
+test, prints nothing, warns about nothing and imports nothing heavy (trio and
+Hypothesis arrive with a campaign or a fixture, not with the plugin); its
+fixtures merely exist.
 
 Fuzzing as a test
 -----------------
@@ -16,10 +18,9 @@ adds one test item, ``echofuzz``, that runs the same campaign as the
 ``echofuzz`` command and fails with the minimal sequence (and writes the same
 standalone reproduction script) when the server diverges from the oracle.
 ``-k echofuzz`` leaves the project's other tests out. Options mirror the
-command line: ``--echo-max-examples``, ``--echo-seed``, ``--echo-deadline``,
-``--echo-max-payload``, ``--echo-max-connections``, ``--echo-ops``,
-``--echo-startup-timeout``, ``--echo-database``, ``--echo-report``,
-``--echo-repro`` and ``--echo-shards``.
+command line, from the same table (``echofuzz.options.OPTIONS``): each
+``--flag`` of ``echofuzz`` is ``--echo-flag`` here (``--echo-max-examples``,
+``--echo-seed``, ``--echo-deadline``, ...), plus ``--echo-shards``.
 
 In parallel, with pytest-xdist::
 
@@ -54,8 +55,8 @@ Fixtures, for writing your own tests with the oracle and the client driver
 
 For example::
 
-    from echofuzz.vocabulary import Payload, Step
     from echofuzz.engine.targets import SpawnedTarget
+    from echofuzz.vocabulary import Payload, Step
 
     def test_my_server_echoes_a_half_closed_connection(echo_executor, my_server):
         run = echo_executor(my_server.address)
@@ -76,45 +77,31 @@ import shlex
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from echofuzz.engine.campaign import FuzzOptions, FuzzResult
-from echofuzz.engine.databases import DatabaseError, close_database, open_database
-from echofuzz.engine.executor import DifferentialExecutor
-from echofuzz.engine.oracle import EchoOracle
-from echofuzz.engine.portal import TrioThread
 from echofuzz.engine.targets import (
-    STARTUP_TIMEOUT,
     AddressTarget,
     SpawnedTarget,
     Target,
     TargetError,
     parse_address,
 )
-from echofuzz.frontends.cli import (
-    ADDRESS_CONNECT_TIMEOUT,
-    DEFAULT_DEADLINE,
-    DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_MAX_EXAMPLES,
-    DEFAULT_MAX_PAYLOAD,
-    DEFAULT_REPRO,
-    byte_size,
-    format_summary,
-    operations,
-    positive_int,
-    positive_seconds,
-    report_json,
-    seed_number,
-)
-from echofuzz.frontends.interrupts import InterruptGuard, run_guarded
-from echofuzz.outputs.reproduction import script_source, write_atomically, write_script
-from echofuzz.vocabulary import OPS
+from echofuzz.options import OPTIONS, FuzzOptions, command_words, help_text, options_from
+
+if TYPE_CHECKING:
+    from hypothesis.database import ExampleDatabase
+
+    from echofuzz.engine.executor import DifferentialExecutor
+    from echofuzz.engine.portal import TrioThread
+    from echofuzz.result import FuzzResult
 
 #: Where the plugin keeps its checked settings between configure and collection.
 SETTINGS_KEY = pytest.StashKey["EchoSettings"]()
 SEED_SPACE = 1_000_000
+#: Options of the command line that make no sense inside pytest.
+NOT_HERE = frozenset({"replay"})
 
 
 @dataclass
@@ -123,8 +110,8 @@ class EchoSettings:
 
     address: str | None
     spawn: str | None
-    startup_timeout: float | None
     options: FuzzOptions
+    database: ExampleDatabase | None
     base_seed: int
     shards: int
     report: Path | None
@@ -134,11 +121,10 @@ class EchoSettings:
     def target(self) -> Target:
         """A fresh target for one shard (a spawned server is started by its campaign)."""
         if self.spawn is not None:
-            return SpawnedTarget(
-                self.spawn, startup_timeout=self.startup_timeout or STARTUP_TIMEOUT
-            )
+            timeout = self.options.connect_timeout(spawned=True)
+            return SpawnedTarget(self.spawn, startup_timeout=timeout)
         assert self.address is not None
-        timeout = self.startup_timeout or ADDRESS_CONNECT_TIMEOUT
+        timeout = self.options.connect_timeout(spawned=False)
         return AddressTarget(parse_address(self.address), connect_timeout=timeout)
 
     def seed(self, shard: int) -> int:
@@ -156,75 +142,23 @@ class EchoSettings:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    """Every option of the table, spelled ``--echo-...`` (the target as ``--echo-target``)."""
     group = parser.getgroup("echofuzz", "echofuzz: differential fuzzing of a TCP echo server")
-    group.addoption(
-        "--echo-target", metavar="HOST:PORT", help="fuzz the echo server running at HOST:PORT"
-    )
-    group.addoption(
-        "--echo-spawn",
-        metavar="CMD",
-        help="fuzz the echo server started by CMD ({port} is replaced by a free port)",
-    )
-    group.addoption(
-        "--echo-max-examples",
-        type=positive_int,
-        default=DEFAULT_MAX_EXAMPLES,
-        metavar="N",
-        help=f"test cases per shard (default {DEFAULT_MAX_EXAMPLES})",
-    )
-    group.addoption(
-        "--echo-seed",
-        type=seed_number,
-        metavar="N",
-        help="seed of shard 0; shard i uses N+i (default: random, or from the xdist run id)",
-    )
-    group.addoption(
-        "--echo-deadline",
-        type=positive_seconds,
-        default=DEFAULT_DEADLINE,
-        metavar="SECONDS",
-        help=f"how long each wait for the server may take (default {DEFAULT_DEADLINE:g})",
-    )
-    group.addoption(
-        "--echo-max-payload",
-        type=byte_size,
-        default=DEFAULT_MAX_PAYLOAD,
-        metavar="BYTES",
-        help="largest payload of one send (default 4M)",
-    )
-    group.addoption(
-        "--echo-max-connections",
-        type=positive_int,
-        default=DEFAULT_MAX_CONNECTIONS,
-        metavar="N",
-        help=f"connections open at once (default {DEFAULT_MAX_CONNECTIONS})",
-    )
-    group.addoption(
-        "--echo-ops", type=operations, metavar="LIST", help="comma list of operations to use"
-    )
-    group.addoption(
-        "--echo-startup-timeout",
-        type=positive_seconds,
-        metavar="SECONDS",
-        help="how long the server may take to accept its first connection",
-    )
-    group.addoption(
-        "--echo-database",
-        metavar="DIR|redis://HOST:PORT|none",
-        help="Hypothesis example database shared by shards, runs and machines (default none)",
-    )
-    group.addoption(
-        "--echo-shards",
-        type=positive_int,
-        metavar="N",
-        help="fuzzing items to add (default: one per xdist worker, else 1)",
-    )
-    group.addoption("--echo-report", metavar="PATH", help="write the JSON report here")
-    group.addoption(
-        "--echo-repro",
-        metavar="PATH",
-        help=f"where a failing shard writes its reproduction script (default ./{DEFAULT_REPRO})",
-    )
+    for option in OPTIONS:
+        if option.dest in NOT_HERE:
+            continue
+        dest = f"echo_{option.dest}"
+        if option.parse is None:
+            group.addoption(option.plugin_flag, dest=dest, action="store_true", help=option.help)
+        else:
+            group.addoption(
+                option.plugin_flag,
+                dest=dest,
+                type=option.parse,
+                default=None,
+                metavar=option.metavar,
+                help=help_text(option),
+            )
 
 
 def _worker_input(config: pytest.Config) -> dict[str, Any] | None:
@@ -251,64 +185,44 @@ def _shards(config: pytest.Config, given: int | None) -> int:
     return max(1, count) if isinstance(count, int) else 1
 
 
-def _extra_words(config: pytest.Config) -> list[str]:
-    """The options that differ from the defaults, spelled for the ``echofuzz`` command."""
-    words: list[str] = []
-    pairs = [
-        ("--max-examples", "echo_max_examples", DEFAULT_MAX_EXAMPLES),
-        ("--deadline", "echo_deadline", DEFAULT_DEADLINE),
-        ("--max-payload", "echo_max_payload", DEFAULT_MAX_PAYLOAD),
-        ("--max-connections", "echo_max_connections", DEFAULT_MAX_CONNECTIONS),
-        ("--startup-timeout", "echo_startup_timeout", None),
-        ("--database", "echo_database", None),
-    ]
-    for flag, name, default in pairs:
-        value = config.getoption(name)
-        if value is not None and value != default:
-            words += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
-    ops = config.getoption("echo_ops")
-    if ops is not None:
-        words += ["--ops", ",".join(op for op in OPS if op in ops and op != "finish")]
-    return words
-
-
 def _settings(config: pytest.Config) -> EchoSettings | None:
     """Check the options; None when the plugin is not asked to fuzz anything."""
-    address, spawn = config.getoption("echo_target"), config.getoption("echo_spawn")
+    values = {
+        option.dest: config.getoption(f"echo_{option.dest}")
+        for option in OPTIONS
+        if option.dest not in NOT_HERE
+    }
+    address, spawn = values["address"], values["spawn"]
     if address is None and spawn is None:
         return None
     if address is not None and spawn is not None:
         raise pytest.UsageError("echofuzz: give --echo-target or --echo-spawn, not both")
+    options = options_from(values)
     try:
-        if address is not None:
+        if isinstance(address, str):
             parse_address(address)
         else:
-            SpawnedTarget(spawn)
-        database = open_database(config.getoption("echo_database"))
-    except (TargetError, DatabaseError) as exc:
+            SpawnedTarget(str(spawn))
+        from echofuzz.engine.databases import DatabaseError, open_database
+
+        try:
+            database = open_database(options.database)
+        except DatabaseError as exc:
+            raise TargetError(str(exc)) from None
+    except TargetError as exc:
         raise pytest.UsageError(f"echofuzz: {exc}") from None
-    ops = config.getoption("echo_ops")
-    options = FuzzOptions(
-        max_examples=config.getoption("echo_max_examples"),
-        deadline=config.getoption("echo_deadline"),
-        max_payload=config.getoption("echo_max_payload"),
-        max_connections=config.getoption("echo_max_connections"),
-        ops=ops if ops is not None else frozenset(OPS),
-        database=database,
-    )
-    report = config.getoption("echo_report")
-    repro = config.getoption("echo_repro")
     invocation_dir = config.invocation_params.dir
+    shards = values["shards"]
     return EchoSettings(
-        address=address,
-        spawn=spawn,
-        startup_timeout=config.getoption("echo_startup_timeout"),
+        address=address if isinstance(address, str) else None,
+        spawn=spawn if isinstance(spawn, str) else None,
         options=options,
-        base_seed=_base_seed(config, config.getoption("echo_seed")),
-        shards=_shards(config, config.getoption("echo_shards")),
-        report=None if report is None else invocation_dir / report,
-        repro=invocation_dir / (repro or DEFAULT_REPRO),
-        extra_words=_extra_words(config),
+        database=database,
+        base_seed=_base_seed(config, options.seed),
+        shards=_shards(config, shards if isinstance(shards, int) else None),
+        report=None if options.report is None else invocation_dir / options.report,
+        repro=invocation_dir / options.repro,
+        extra_words=command_words(options),
     )
 
 
@@ -320,8 +234,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     settings = config.stash.get(SETTINGS_KEY, None)
-    if settings is not None:
-        close_database(settings.options.database)
+    if settings is not None and settings.database is not None:
+        from echofuzz.engine.databases import close_database
+
+        close_database(settings.database)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -385,6 +301,10 @@ class EchoFuzzItem(pytest.Item):
         return self.runtest
 
     def runtest(self) -> None:
+        from echofuzz.frontends.interrupts import InterruptGuard, run_guarded
+        from echofuzz.outputs.report import result_json
+        from echofuzz.outputs.summary import format_summary
+
         settings = self.settings
         seed = settings.seed(self.shard)
         options = dataclasses.replace(settings.options, seed=seed)
@@ -392,10 +312,10 @@ class EchoFuzzItem(pytest.Item):
         guard = InterruptGuard()
         try:
             with guard.installed():
-                result = run_guarded(target, options, guard)
+                result = run_guarded(target, options, guard, settings.database)
         except TargetError as exc:
             raise EchoFuzzFailure(f"echofuzz: error: {exc}") from None
-        self.user_properties.append(("echofuzz", result.to_json()))
+        self.user_properties.append(("echofuzz", result_json(result)))
         repro = self._write_outputs(result, options)
         report = (
             None if settings.report is None else settings.per_shard(settings.report, self.shard)
@@ -409,6 +329,9 @@ class EchoFuzzItem(pytest.Item):
 
     def _write_outputs(self, result: FuzzResult, options: FuzzOptions) -> Path | None:
         """The same script and report as the command line's, one per shard."""
+        from echofuzz.outputs.report import report_text
+        from echofuzz.outputs.script import script_source, write_atomically, write_script
+
         settings = self.settings
         repro: Path | None = None
         if result.verdict == "fail" and result.reproduction:
@@ -421,7 +344,7 @@ class EchoFuzzItem(pytest.Item):
         if settings.report is not None:
             path = settings.per_shard(settings.report, self.shard)
             write_atomically(
-                path, report_json(result, options, repro, settings.command(self.shard))
+                path, report_text(result, options, repro, settings.command(self.shard))
             )
         return repro
 
@@ -446,6 +369,8 @@ class EchoFuzzItem(pytest.Item):
 @pytest.fixture
 def echo_portal() -> Iterator[TrioThread]:
     """A trio loop on a thread, closed at the end of the test."""
+    from echofuzz.engine.portal import TrioThread
+
     with TrioThread() as portal:
         yield portal
 
@@ -453,6 +378,8 @@ def echo_portal() -> Iterator[TrioThread]:
 @pytest.fixture
 def echo_oracle(echo_portal: TrioThread) -> tuple[str, int]:
     """The address of a running oracle: a correct echo server on ``echo_portal``'s loop."""
+    from echofuzz.engine.oracle import EchoOracle
+
     return echo_portal.call(EchoOracle().start, echo_portal.nursery)
 
 
@@ -461,6 +388,8 @@ def echo_executor(
     echo_portal: TrioThread, echo_oracle: tuple[str, int]
 ) -> Iterator[Callable[..., DifferentialExecutor]]:
     """``make(address, deadline=1.0)``: runs steps against ``address`` and the oracle at once."""
+    from echofuzz.engine.executor import DifferentialExecutor
+
     made: list[DifferentialExecutor] = []
 
     def make(address: tuple[str, int], deadline: float = 1.0) -> DifferentialExecutor:
@@ -478,6 +407,8 @@ def echo_campaign() -> Callable[..., FuzzResult]:
     """``run(target, **options)``: a whole campaign; ``target`` may be a ``"HOST:PORT"`` string."""
 
     def run(target: Target | str, **options: Any) -> FuzzResult:
+        from echofuzz.frontends.interrupts import InterruptGuard, run_guarded
+
         if isinstance(target, str):
             target = AddressTarget(parse_address(target))
         guard = InterruptGuard()
