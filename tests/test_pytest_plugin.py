@@ -68,6 +68,24 @@ def test_without_echo_options_the_plugin_adds_no_test_and_no_warning(tmp_path):
     assert "--echo-spawn" in helped.stdout  # loaded all the same, through its entry point
 
 
+#: A conftest that reports, at the end of the run, which of echofuzz's heavy modules were loaded.
+RECORDING_CONFTEST = """
+import sys
+
+def pytest_unconfigure(config):
+    heavy = sorted(m for m in sys.modules if m.startswith("echofuzz.engine.")
+                   and m != "echofuzz.engine.targets")
+    print("echofuzz engine modules loaded:", heavy)
+"""
+
+
+def test_without_echo_options_the_plugin_imports_none_of_the_engine(tmp_path):
+    (tmp_path / "conftest.py").write_text(RECORDING_CONFTEST)
+    done = run_pytest(tmp_path, "-q", "-s")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "echofuzz engine modules loaded: []" in done.stdout, done.stdout
+
+
 def test_echo_spawn_adds_one_item_that_passes_on_a_correct_server_and_k_selects_it(tmp_path):
     done = run_pytest(
         tmp_path,

@@ -16,15 +16,28 @@ from __future__ import annotations
 
 import functools
 import itertools
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
 
+from echofuzz.options import FuzzOptions
 from echofuzz.vocabulary import Payload, Step
 
-if TYPE_CHECKING:
-    from echofuzz.engine.campaign import Campaign
+
+class CaseRunner(Protocol):
+    """What the machine needs of its campaign: the options, and the test case's life cycle."""
+
+    options: FuzzOptions
+
+    def begin_case(self) -> None: ...
+
+    def execute_case(self, steps: list[Step]) -> tuple[int, list[str]]: ...
+
+    def is_known(self, problem: str) -> bool: ...
+
+    def end_case(self, steps: list[Step], failed: bool) -> None: ...
+
 
 #: Every byte value, in order: the payload that finds byte-specific corruption at once.
 EVERY_BYTE = bytes(range(256))
@@ -97,7 +110,7 @@ def burst_members(names: tuple[str, ...]) -> st.SearchStrategy[list[str]]:
 class EchoMachine(RuleBasedStateMachine):
     """Client behaviour against one echo server; bound to a campaign by ``bind``."""
 
-    campaign: Campaign
+    campaign: CaseRunner
     PICK = st.integers(0, 63)
 
     def __init__(self) -> None:
@@ -112,7 +125,7 @@ class EchoMachine(RuleBasedStateMachine):
         self.campaign.begin_case()
 
     @classmethod
-    def bind(cls, campaign: Campaign) -> type[EchoMachine]:
+    def bind(cls, campaign: CaseRunner) -> type[EchoMachine]:
         """A machine class whose instances report to ``campaign``."""
         return type("EchoMachine", (cls,), {"campaign": campaign})
 
