@@ -37,8 +37,8 @@ REDIS_PREFIX = b"echofuzz-example:"
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 #: How long to wait for Redis before calling it unreachable.
 REDIS_TIMEOUT = 3.0
-#: What the Redis client raises when the other end speaks something else: an echo
-#: server's copy of the handshake reaches the client's parser as the wrong type.
+#: What the Redis client raises, besides its InvalidResponse, when the other end speaks
+#: something else: an echo server's copy of the handshake comes back as the wrong type.
 NOT_REDIS_ERRORS = (AttributeError, TypeError, ValueError, IndexError, KeyError)
 
 
@@ -93,16 +93,16 @@ def _redis_database(url: str) -> ExampleDatabase:
         raise DatabaseError(f"bad Redis URL {url!r}: {exc}") from None
     try:
         answered = client.ping()
-    except redis.RedisError as exc:
-        client.close()
-        reason = _one_line(exc)
-        raise DatabaseError(f"cannot reach the example database at {url}: {reason}") from None
-    except NOT_REDIS_ERRORS as exc:
+    except (redis.InvalidResponse, *NOT_REDIS_ERRORS) as exc:
         client.close()
         raise DatabaseError(
             f"the example database at {url} is not a Redis server: "
             f"its answer made no sense to the client ({_one_line(exc)})"
         ) from None
+    except redis.RedisError as exc:
+        client.close()
+        reason = _one_line(exc)
+        raise DatabaseError(f"cannot reach the example database at {url}: {reason}") from None
     if answered is not True:
         client.close()
         raise DatabaseError(
