@@ -58,7 +58,8 @@ def cache_beside(cwd):
 
 
 def echofuzz(*args, cwd, timeout=60.0):
-    env = cache_beside(cwd)
+    # impl/ is not installed: a server run as python -m impl.X finds it through the checkout.
+    env = {**cache_beside(cwd), "PYTHONPATH": str(ROOT)}
     return subprocess.run(
         [PY, "-m", "echofuzz", *args],
         capture_output=True,

@@ -37,6 +37,9 @@ REDIS_PREFIX = b"echofuzz-example:"
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 #: How long to wait for Redis before calling it unreachable.
 REDIS_TIMEOUT = 3.0
+#: What the Redis client raises, besides its InvalidResponse, when the other end speaks
+#: something else: an echo server's copy of the handshake comes back as the wrong type.
+NOT_REDIS_ERRORS = (AttributeError, TypeError, ValueError, IndexError, KeyError)
 
 
 class DatabaseError(Exception):
@@ -89,10 +92,25 @@ def _redis_database(url: str) -> ExampleDatabase:
     except ValueError as exc:
         raise DatabaseError(f"bad Redis URL {url!r}: {exc}") from None
     try:
-        client.ping()
+        answered = client.ping()
+    except (redis.InvalidResponse, *NOT_REDIS_ERRORS) as exc:
+        client.close()
+        raise DatabaseError(
+            f"the example database at {url} is not a Redis server: "
+            f"its answer made no sense to the client ({_one_line(exc)})"
+        ) from None
     except redis.RedisError as exc:
         client.close()
-        reason = " ".join(str(exc).split()) or type(exc).__name__
+        reason = _one_line(exc)
         raise DatabaseError(f"cannot reach the example database at {url}: {reason}") from None
+    if answered is not True:
+        client.close()
+        raise DatabaseError(
+            f"the example database at {url} is not a Redis server: it did not answer PING with PONG"
+        )
     database: ExampleDatabase = extra.RedisExampleDatabase(client, key_prefix=REDIS_PREFIX)
     return database
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
