@@ -58,8 +58,7 @@ def cache_beside(cwd):
 
 
 def echofuzz(*args, cwd, timeout=60.0):
-    # impl/ is not installed: a server run as python -m impl.X finds it through the checkout.
-    env = {**cache_beside(cwd), "PYTHONPATH": str(ROOT)}
+    env = cache_beside(cwd)  # PYTHONPATH, set by conftest.py, finds impl/ in the checkout
     return subprocess.run(
         [PY, "-m", "echofuzz", *args],
         capture_output=True,
