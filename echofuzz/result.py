@@ -11,6 +11,40 @@ from dataclasses import dataclass, field
 
 from echofuzz.vocabulary import Step
 
+#: The echo claims a finding can break, in the order a conformance report lists them.
+CLAIMS: dict[str, str] = {
+    "intact": "bytes intact: every byte comes back as it was sent",
+    "order": "order: the bytes come back in the order they were sent",
+    "complete": "completeness: every byte comes back",
+    "half_close": "half-close: after the client's half-close, the rest of the echo, then FIN",
+    "isolation": "isolation: no bytes cross connections, and one client never ends another's",
+    "accepting": "keeps accepting: the server stays up and serves new connections",
+    "flow_control": "flow control: a client that stops reading holds up only itself",
+    "no_stall": "no stall: what is owed keeps coming within the deadline",
+}
+
+
+@dataclass
+class Finding:
+    """One distinct bug: the claim it breaks, why, and its own minimal reproduction."""
+
+    reason: str
+    claim: str
+    reproduction: list[Step]
+    #: The reproduction failed again, every time it was confirmed.
+    reproduced: bool
+    #: It shows only after earlier test cases on the same server process.
+    needs_history: bool
+    first_seen_s: float
+    #: Test cases that met it.
+    hits: int = 1
+    #: What makes two failures the same bug (``engine.shrink.signature``).
+    signature: str = ""
+    #: What the server did, and what the oracle did, at the step that showed it.
+    server_did: str = ""
+    oracle_did: str = ""
+    notes: list[str] = field(default_factory=list)
+
 
 @dataclass
 class Failure:
@@ -44,3 +78,9 @@ class FuzzResult:
     reproduced: bool | None = None
     restarts: int = 0
     notes: list[str] = field(default_factory=list)
+    #: Every distinct bug, the first one first; ``reason`` and ``reproduction`` above are its.
+    bugs: list[Finding] = field(default_factory=list)
+    #: Divergences seen once that never failed again on confirmation (exit 0, a warning).
+    unconfirmed: list[Finding] = field(default_factory=list)
+    #: Stalls that resolved within the confirmation window: slow, not wrong.
+    latencies: list[str] = field(default_factory=list)
