@@ -281,7 +281,7 @@ class MeteredExecutor:
 
     def __init__(self, meter: IOWaitMeter, portal: TrioThread, *args: Any) -> None:
         self.meter = meter
-        self.inner = DifferentialExecutor(portal, args[0], None, args[1])
+        self.inner = DifferentialExecutor(portal, args[0], None, args[1], args[2])
 
     def execute_all(
         self, steps: Sequence[Step], stop: Callable[[list[str]], bool] = bool

@@ -54,6 +54,8 @@ class FuzzOptions:
     max_connections: int = 6
     steps_per_case: int = 30
     ops: frozenset[str] = frozenset(OPS)
+    #: Distinct findings after which a run stops (1: stop at the first, as a plain fuzzer does).
+    max_bugs: int = 10
     #: None: ``SPAWN_STARTUP_TIMEOUT`` with --spawn, ``ADDRESS_CONNECT_TIMEOUT`` for HOST:PORT.
     startup_timeout: float | None = None
     database: str = "none"
@@ -241,6 +243,13 @@ OPTIONS: tuple[Option, ...] = (
         positive_int,
     ),
     Option("steps_per_case", "--steps-per-case", "most steps in one test case", "N", positive_int),
+    Option(
+        "max_bugs",
+        "--max-bugs",
+        "stop after this many distinct findings, each shrunk on its own",
+        "N",
+        positive_int,
+    ),
     Option(
         "ops",
         "--ops",

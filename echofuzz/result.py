@@ -24,6 +24,21 @@ CLAIMS: dict[str, str] = {
 }
 
 
+#: What the oracle did where a finding's server did otherwise, by the claim broken. The
+#: oracle obeys the model, and the executor checks that it did at every step.
+ORACLE_DID: dict[str, str] = {
+    "intact": "echoed every byte unchanged",
+    "order": "echoed every byte in the order it was sent",
+    "complete": "echoed every byte",
+    "half_close": "echoed the rest, then closed with FIN",
+    "isolation": "kept each connection's bytes to it, and every connection open until its client "
+    "ended it",
+    "accepting": "kept running and served a new connection",
+    "flow_control": "stopped reading from the client that stopped reading, and served the others",
+    "no_stall": "answered within the deadline",
+}
+
+
 @dataclass
 class Finding:
     """One distinct bug: the claim it breaks, why, and its own minimal reproduction."""
@@ -36,6 +51,8 @@ class Finding:
     #: It shows only after earlier test cases on the same server process.
     needs_history: bool
     first_seen_s: float
+    #: The test case (1-based) it was first met in.
+    first_example: int | None = None
     #: Test cases that met it.
     hits: int = 1
     #: What makes two failures the same bug (``engine.shrink.signature``).
@@ -84,3 +101,66 @@ class FuzzResult:
     unconfirmed: list[Finding] = field(default_factory=list)
     #: Stalls that resolved within the confirmation window: slow, not wrong.
     latencies: list[str] = field(default_factory=list)
+
+
+#: Exceptions a server dies of, and the claim its death breaks: the client behaviour
+#: that killed it (a reset, a client that stops reading) names the claim.
+CRASH_CLAIMS = (
+    ("BlockingIOError", "flow_control"),
+    ("Resource temporarily unavailable", "flow_control"),
+    ("EAGAIN", "flow_control"),
+    ("ConnectionResetError", "isolation"),
+    ("BrokenPipeError", "isolation"),
+    ("ECONNRESET", "isolation"),
+    ("EPIPE", "isolation"),
+    ("Errno 107", "isolation"),
+    ("Connection reset", "isolation"),
+    ("Broken pipe", "isolation"),
+)
+
+
+def claim_of(reason: str) -> str:
+    """The claim a problem's text says was broken (a key of ``CLAIMS``).
+
+    >>> claim_of("c1: byte 3 came back as b'L' but was sent as b'l'")
+    'intact'
+    >>> claim_of("c2: got 10 of 20 bytes back; the connection is still open")
+    'no_stall'
+    >>> claim_of("the server exited with status 1: BlockingIOError: [Errno 11] ...")
+    'flow_control'
+    """
+    if reason.startswith("the server exited") or reason.startswith("the server was killed"):
+        for needle, claim in CRASH_CLAIMS:
+            if needle in reason:
+                return claim
+        return "accepting"
+    rules = (
+        ("came back out of order", "order"),
+        ("came back on", "isolation"),
+        ("after the client's half-close", "half_close"),
+        ("although the client did not", "isolation"),
+        ("sending failed", "isolation"),
+        ("a new connection failed", "accepting"),
+        ("connect failed", "accepting"),
+        ("connect did not complete", "accepting"),
+        ("stopped accepting", "accepting"),
+        ("the connection is still open", "no_stall"),
+        ("did not finish within", "no_stall"),
+        ("bytes back;", "complete"),
+        ("came back as", "intact"),
+        ("were sent", "intact"),
+        ("differs from the oracle", "intact"),
+    )
+    for needle, claim in rules:
+        if needle in reason:
+            return claim
+    return "intact"
+
+
+#: Words of a problem that say a wait ran out: what the patience is there to confirm.
+STALL_WORDS = ("still open", "did not close", "did not complete within", "did not finish within")
+
+
+def is_stall(reason: str) -> bool:
+    """Whether a problem is a wait that ran out (as opposed to something wrong arriving)."""
+    return any(words in reason for words in STALL_WORDS)

@@ -13,15 +13,25 @@ Theory of operation:
    more time crossing threads than executing steps.)
 2. Each Hypothesis test case gets a fresh ``DifferentialExecutor``; a target
    that died is restarted before the next case (when echofuzz spawned it), and
-   once a failure has been seen every case starts on a fresh server, so that
-   shrinking replays each candidate from the same starting state.
+   so is one whose last test case failed, so that the failing case's replay
+   starts from where it started, and a known crash does not spill over.
 3. A failing test case is shrunk by ``echofuzz.engine.shrink``, replaying candidate
    step lists on a fresh server, rather than by Hypothesis (see there why).
 4. A failure that Hypothesis cannot reproduce on a fresh server is a bug that
    depends on history (leaks, counters). Rather than Hypothesis's "Flaky"
    error, the campaign replays the earlier test cases since the server's last
    start followed by the failing one, and reports that history.
-5. Ctrl-C stops the campaign cleanly with a partial result.
+5. A run reports every distinct bug it meets, not only the first: the search
+   goes in rounds. Each round is one Hypothesis run, ended by the first failure
+   whose signature (``finding_key``) is new; that failure is shrunk on its own
+   and becomes a ``Finding``, and the next round goes on with the examples left
+   and a seed of its own. A failure with a known signature is counted (``hits``)
+   and ends its test case quietly, and the server is restarted, so that a known
+   crash cannot blind the search for the next bug. ``max_bugs`` bounds it.
+6. Only a confirmed failure fails the run: the shrinker's result must fail on
+   every confirmation, the first with the patience that tells a stall from a
+   slow server. One that never confirms is an unconfirmed finding (a warning).
+7. Ctrl-C stops the campaign cleanly with a partial result.
 
 What varies between callers is passed in, never overridden: the front ends
 give a ``checkpoint`` (called at every boundary where an interrupt may land)
@@ -47,10 +57,10 @@ from echofuzz.engine.executor import DifferentialExecutor
 from echofuzz.engine.machine import EchoDivergence, EchoMachine
 from echofuzz.engine.portal import TrioThread
 from echofuzz.engine.replay import never, replay, with_death_notice
-from echofuzz.engine.shrink import renumber, shrink, tag_connections
+from echofuzz.engine.shrink import renumber, shrink, signature, tag_connections
 from echofuzz.engine.targets import Target, TargetError, wait_until_accepting
 from echofuzz.options import FuzzOptions
-from echofuzz.result import Failure, FuzzResult
+from echofuzz.result import ORACLE_DID, Failure, Finding, FuzzResult, claim_of, is_stall
 from echofuzz.vocabulary import OPS, Payload, Step
 
 #: Test cases remembered for explaining a failure that needs history (the most recent ones).
@@ -61,6 +71,20 @@ SHRINK_DEADLINE_FRACTION = 0.25
 SANITY_PAYLOAD = b"0123456789 echofuzz\n"
 #: Seconds between progress reports.
 PROGRESS_EVERY = 0.5
+#: Latencies kept for the report (the first ones; the rest are counted).
+KEPT_LATENCIES = 20
+
+
+def finding_key(reason: str) -> str:
+    """What makes two failures one finding: the claim, and the text with names and sizes blanked."""
+    return f"{claim_of(reason)}: {signature(reason)}"
+
+
+def round_seed(seed: int | None, search: int) -> int | None:
+    """The seed of the ``search``-th round: the run's own for the first, so one round is today's."""
+    if seed is None or search == 0:
+        return seed
+    return (seed * 1_000_003 + search * 7_919) % (1 << 32)
 
 
 class CaseExecutor(Protocol):
@@ -73,12 +97,14 @@ class CaseExecutor(Protocol):
     def discard(self) -> None: ...
 
 
-#: ``(portal, target address, deadline)`` to an executor for one test case.
-ExecutorFactory = Callable[[TrioThread, tuple[str, int], float], CaseExecutor]
+#: ``(portal, target address, deadline, patience)`` to an executor for one test case.
+ExecutorFactory = Callable[[TrioThread, tuple[str, int], float, "float | None"], CaseExecutor]
 
 
-def differential(portal: TrioThread, address: tuple[str, int], deadline: float) -> CaseExecutor:
-    return DifferentialExecutor(portal, address, None, deadline)
+def differential(
+    portal: TrioThread, address: tuple[str, int], deadline: float, patience: float | None
+) -> CaseExecutor:
+    return DifferentialExecutor(portal, address, None, deadline, patience)
 
 
 @contextlib.contextmanager
@@ -133,16 +159,27 @@ class Campaign:
         self.examples = 0
         self.steps = 0
         self.started = 0.0
+        #: The failure the current round is chasing, from when it was first met.
         self.failure: Failure | None = None
+        #: Every distinct finding so far, by ``finding_key``; confirmed or not.
+        self.findings: dict[str, Finding] = {}
+        self.latencies: list[str] = []
+        self.latency_count = 0
+        #: The executors' patience while fuzzing: the default (None) until a stall is a
+        #: confirmed finding; then none, since waiting it out in every later test case
+        #: would only slow the search (new stalls are still confirmed with it).
+        self.patience: float | None = None
         self.history: list[list[Step]] = []
-        self.fresh_each_case = False
+        #: Start the next test case on a fresh server: the last one failed (a new bug, whose
+        #: replay must start where it did, or a known one, which may have left it broken).
+        self.fresh_next = False
         self._last_progress = 0.0
 
     # -- called by the machine -----------------------------------------------------
 
     def begin_case(self) -> None:
         self.checkpoint()
-        restarted = self.target.ensure_running(force_restart=self.fresh_each_case)
+        restarted = self.target.ensure_running(force_restart=self.fresh_next)
         if restarted:
             self.history = []
         elif (
@@ -155,7 +192,7 @@ class Campaign:
             raise TargetLost(f"{self.target.description} stopped accepting connections")
         assert self.portal is not None
         self.executor = self.make_executor(
-            self.portal, self.target.address(), self.options.deadline
+            self.portal, self.target.address(), self.options.deadline, self.patience
         )
         self.examples += 1
         self._report_progress()
@@ -172,15 +209,27 @@ class Campaign:
         self.checkpoint()  # stop_requested may have cut the case short
         self.steps += executed
         problems = with_death_notice(self.target, problems)
-        if problems and self.failure is None and not self.is_known(problems[0]):
-            elapsed = time.monotonic() - self.started
-            self.failure = Failure(elapsed, problems[0], self.examples, [], list(self.history))
+        self._keep_latencies(getattr(self.executor, "latencies", ()))
+        if problems:
+            known = self.findings.get(finding_key(problems[0]))
+            if known is not None:
+                known.hits += 1
+            elif self.failure is None and not self.is_known(problems[0]):
+                elapsed = time.monotonic() - self.started
+                self.failure = Failure(elapsed, problems[0], self.examples, [], list(self.history))
         return executed, problems
+
+    def _keep_latencies(self, latencies: Sequence[str]) -> None:
+        self.latency_count += len(latencies)
+        self.latencies += latencies[: max(0, KEPT_LATENCIES - len(self.latencies))]
 
     def _stop_after(self, problems: list[str]) -> bool:
         return bool(problems) or self.stop_requested() or self.target.death_notice() is not None
 
     def is_known(self, problem: str) -> bool:
+        """A problem to pass over: ignored by the options, or a finding already made."""
+        if finding_key(problem) in self.findings:
+            return True
         return any(text in problem for text in self.options.ignore)
 
     def end_case(self, steps: list[Step], failed: bool) -> None:
@@ -188,8 +237,7 @@ class Campaign:
             self.executor.discard()
         if self.failure is not None and not self.failure.steps:
             self.failure.steps = list(steps)
-        if failed:
-            self.fresh_each_case = True
+        self.fresh_next = failed
         self.history.append(list(steps))
         del self.history[:-HISTORY_CASES]  # memory stays bounded on long runs
 
@@ -200,7 +248,10 @@ class Campaign:
         if now - self._last_progress < PROGRESS_EVERY:
             return
         self._last_progress = now
-        failures = "1 failure, shrinking" if self.failure else "no failures"
+        found = len(self.findings)
+        failures = f"{found} finding{'s' if found != 1 else ''}" if found else "no failures"
+        if self.failure is not None:
+            failures += ", shrinking one"
         self.progress(
             f"{self.examples} test cases, {self.steps} steps, {failures}, "
             f"{now - self.started:.0f} s"
@@ -208,12 +259,17 @@ class Campaign:
 
     # -- the campaign ------------------------------------------------------------
 
-    def hypothesis_settings(self) -> settings:
+    def hypothesis_settings(self, max_examples: int | None = None, reuse: bool = True) -> settings:
         # Hypothesis's shrinker is left out: ``echofuzz.engine.shrink`` works on
         # steps, which it understands better, and replays far fewer candidates.
+        # Saved failures are reused in the first round only: in a later one, a
+        # saved failure already found would pass (it is known), and Hypothesis
+        # would delete it from the database for that.
         phases = [Phase.explicit, Phase.reuse, Phase.generate]
+        if not reuse:
+            phases.remove(Phase.reuse)
         return settings(
-            max_examples=self.options.max_examples,
+            max_examples=max_examples or self.options.max_examples,
             stateful_step_count=self.options.steps_per_case,
             deadline=None,
             database=self.database,
@@ -264,25 +320,154 @@ class Campaign:
             self.target.stop()
         result.examples, result.steps = self.examples, self.steps
         result.elapsed_s = time.monotonic() - self.started
-        if self.failure is not None:
-            result.first_failure_s = self.failure.elapsed_s
-            result.first_failure_example = self.failure.example
         result.restarts = self.target.restarts
+        self._summarise(result)
         return result
 
-    def _fuzz(self, result: FuzzResult) -> None:
-        machine = EchoMachine.bind(self)
-        if self.options.seed is not None:
-            machine = hypothesis_seed(self.options.seed)(machine)
-        try:
-            run_state_machine_as_test(machine, settings=self.hypothesis_settings())
-        except EchoDivergence as divergence:
+    def _summarise(self, result: FuzzResult) -> None:
+        """The findings into the result; its top-level fields describe the first bug."""
+        distinct = list({id(f): f for f in self.findings.values()}.values())  # one per finding
+        result.bugs = [f for f in distinct if f.reproduced]
+        result.unconfirmed = [f for f in distinct if not f.reproduced]
+        result.latencies = list(self.latencies)
+        if self.latency_count > len(self.latencies):
+            result.latencies.append(f"... and {self.latency_count - len(self.latencies)} more")
+        if result.verdict == "interrupted":
+            if result.reason is None and result.bugs:
+                result.reason, result.reproduction = (
+                    result.bugs[0].reason,
+                    result.bugs[0].reproduction,
+                )
+                result.reproduced = True
+            return
+        if result.bugs:
+            first = result.bugs[0]
             result.verdict = "fail"
-            self._conclude(result, divergence.steps, divergence.reason)
-        except (Flaky, TargetLost):
-            self._explain_history(result)
-        except KeyboardInterrupt:
-            self.interrupted(result)
+            result.reason, result.reproduction = first.reason, first.reproduction
+            result.reproduced, result.history_dependent = True, first.needs_history
+            result.first_failure_s = first.first_seen_s
+            result.first_failure_example = first.first_example
+            result.notes[:0] = first.notes
+        else:
+            result.verdict = "pass"
+
+    def _fuzz(self, result: FuzzResult) -> None:
+        """Search in rounds, one new finding per round, until examples or ``max_bugs`` run out."""
+        for search in range(self.options.max_bugs):
+            left = self.options.max_examples - self.examples
+            if left <= 0 or (search and self.stop_requested()):
+                return
+            machine = EchoMachine.bind(self)
+            seed = round_seed(self.options.seed, search)
+            if seed is not None:
+                machine = hypothesis_seed(seed)(machine)
+            self.failure = None
+            try:
+                settings_now = self.hypothesis_settings(left, reuse=search == 0)
+                run_state_machine_as_test(machine, settings=settings_now)
+                return  # the examples ran out with no new finding
+            except EchoDivergence as divergence:
+                self._conclude(divergence.steps, divergence.reason)
+            except Flaky:
+                self._explain_history()
+            except TargetLost:
+                self._explain_history()
+                return  # nothing more can be learnt from a server that is gone
+            except KeyboardInterrupt:
+                self.interrupted(result)
+                return
+
+    def _record(self, finding: Finding) -> None:
+        if finding.reproduced and is_stall(finding.reason):
+            self.patience = 0.0
+        failure = self.failure
+        if failure is not None:
+            finding.first_seen_s, finding.first_example = failure.elapsed_s, failure.example
+            self.findings.setdefault(finding_key(failure.reason), finding)
+        self.findings.setdefault(finding_key(finding.reason), finding)
+        self.failure = None
+
+    def _finding(
+        self, steps: list[Step], reason: str, reproduced: bool, history: bool = False
+    ) -> Finding:
+        steps, reason = renumber(steps, reason)
+        claim = claim_of(reason)
+        return Finding(
+            reason=reason,
+            claim=claim,
+            reproduction=steps,
+            reproduced=reproduced,
+            needs_history=history,
+            first_seen_s=time.monotonic() - self.started,
+            signature=finding_key(reason),
+            server_did=reason,
+            oracle_did=ORACLE_DID[claim],
+        )
+
+    def _conclude(self, steps: list[Step], reason: str, history: bool = False) -> Finding:
+        """A failure Hypothesis saw twice: shrink it (unless told not to), confirm it, record it."""
+        if not self.options.shrink:
+            finding = self._finding(steps, reason, reproduced=True, history=history)
+        else:
+            quick = self.options.deadline * SHRINK_DEADLINE_FRACTION
+            shrunk = shrink(
+                steps,
+                reason,
+                lambda candidate: self.replay(candidate, deadline=quick, patience=0.0),
+                self.options.shrink_time,
+                confirm=(self.replay, lambda c: self.replay(c, patience=0.0)),
+            )
+            if shrunk is None:
+                finding = self._finding(steps, reason, reproduced=False, history=history)
+                finding.notes.append(
+                    "it did not fail again when replayed on a fresh server: unconfirmed"
+                )
+            else:
+                finding = self._finding(*shrunk, reproduced=True, history=history)
+        self._record(finding)
+        return finding
+
+    def _explain_history(self) -> None:
+        """A failure Hypothesis could not repeat: try it alone, then after its history."""
+        failure = self.failure
+        if failure is None:
+            finding = self._finding(
+                [s for case in self.history for s in case] or [Step("finish")],
+                "the server stopped answering between test cases",
+                reproduced=False,
+                history=True,
+            )
+            self._record(finding)
+            return
+        reason, failing, history = failure.reason, failure.steps, failure.history
+        # Hypothesis's replay may have lost a race; the case may still fail on its own,
+        # once the end-of-case check makes a crash observable.
+        if not failing or failing[-1].op != "finish":
+            failing = [*failing, Step("finish")]
+        for _ in range(2):
+            alone = self.replay(failing)
+            if alone is not None:
+                finding = self._conclude(failing, alone)
+                finding.notes.append(
+                    "the failure depends on timing: it did not reproduce every time"
+                )
+                return
+        if not history:
+            finding = self._finding(failing, reason, reproduced=False)
+            finding.notes.append("the failure depends on timing: it did not reproduce every time")
+            self._record(finding)
+            return
+        steps = tag_connections([*history, failing])
+        replayed = self.replay(steps)
+        if replayed is not None:
+            finding = self._conclude(steps, replayed, history=True)
+        else:
+            finding = self._finding(steps, reason, reproduced=False, history=True)
+            self._record(finding)
+        finding.notes.append(
+            f"this failure shows only after {len(history)} earlier test case(s) on the same "
+            f"server process; the reproduction replays them first"
+        )
 
     def interrupted(self, result: FuzzResult) -> None:
         """What is known when the user stopped the run: partial figures, the failure as found."""
@@ -298,62 +483,17 @@ class Campaign:
             )
             found = [step for case in failure.history for step in case] + failure.steps
             result.reproduction = failure.steps or found or None
+        self._summarise(result)
 
-    def _conclude(self, result: FuzzResult, steps: list[Step], reason: str) -> None:
-        """A reproducible failure: shrink it (unless told not to) and name it plainly."""
-        if self.options.shrink:
-            quick = self.options.deadline * SHRINK_DEADLINE_FRACTION
-            steps, reason = shrink(
-                steps,
-                reason,
-                lambda candidate: self.replay(candidate, deadline=quick),
-                self.options.shrink_time,
-                self.replay,
-            )
-        result.reproduction, result.reason = renumber(steps, reason)
-        result.reproduced = True
+    def replay(
+        self, steps: list[Step], deadline: float | None = None, patience: float | None = None
+    ) -> str | None:
+        """``engine.replay`` on a fresh server with this campaign's options; interruptible.
 
-    def _explain_history(self, result: FuzzResult) -> None:
-        """A failure that needs earlier test cases: replay them on a fresh server."""
-        result.verdict, result.history_dependent = "fail", True
-        if self.failure is None:
-            result.reason = "the server stopped answering between test cases"
-            result.reproduction = [s for case in self.history for s in case]
-            return
-        reason, failing, history = self.failure.reason, self.failure.steps, self.failure.history
-        # Hypothesis's replay may have lost a race; the case may still fail on its own,
-        # once the end-of-case check makes a crash observable.
-        if not failing or failing[-1].op != "finish":
-            failing = [*failing, Step("finish")]
-        for _ in range(2):
-            alone = self.replay(failing)
-            if alone is not None:
-                result.history_dependent = False
-                self._conclude(result, failing, alone)
-                result.notes.append(
-                    "the failure depends on timing: it did not reproduce every time"
-                )
-                return
-        if not history:
-            # Nothing came before it: the failure depends on timing, not on history.
-            result.history_dependent = False
-        steps = tag_connections([*history, failing])
-        replayed = self.replay(steps)
-        if replayed is not None:
-            self._conclude(result, steps, replayed)
-        else:
-            result.reproduction, result.reason = renumber(steps, reason)
-            result.reproduced = False
-        if history:
-            result.notes.append(
-                f"this failure shows only after {len(history)} earlier test case(s) on the same "
-                f"server process; the reproduction replays them first"
-            )
-        else:
-            result.notes.append("the failure depends on timing: it did not reproduce every time")
-
-    def replay(self, steps: list[Step], deadline: float | None = None) -> str | None:
-        """``engine.replay`` on a fresh server with this campaign's options; interruptible."""
+        Problems the options ignore count as no reproduction; so do findings
+        already made, other than the one being chased (the shrinker's signature
+        check then turns such a candidate down).
+        """
         assert self.portal is not None
         self.checkpoint()
         problem = replay(
@@ -363,6 +503,7 @@ class Campaign:
             self.options.deadline if deadline is None else deadline,
             ignore=self.options.ignore,
             stop_requested=self.stop_requested,
+            patience=patience,
         )
         self.checkpoint()
         return problem

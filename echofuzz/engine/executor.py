@@ -21,7 +21,14 @@ Theory of operation:
    caller raises from one place, so that Hypothesis sees one bug, not many.
 
 Deadlines: the target gets ``deadline`` seconds plus transfer time for the bytes
-involved; the oracle, running in-process, gets a generous fixed bound.
+involved; the oracle, running in-process, gets a generous fixed bound. Timing
+must not fake a bug, so a target that misses its deadline is given ``patience``
+more seconds in place (by default ``stall_patience(deadline)``: ten times the
+deadline, and at least ten seconds, which also spans TCP's first SYN
+retransmissions at 1, 3 and 7 s when a small listen backlog drops a connect).
+A stall that resolves within it is a latency, recorded in ``latencies``, not a
+problem; only one that persists is. Shrinking replays with ``patience=0``, so
+that candidates that stall cost little, and the result is confirmed with it.
 
 The oracle is reached through socketpairs (``oracle.paired_connection``) unless
 an address is given: then through TCP, like the target.
@@ -29,6 +36,7 @@ an address is given: then through TCP, like the target.
 
 from __future__ import annotations
 
+import math
 import socket
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -47,6 +55,14 @@ from echofuzz.wire import BACK_PRESSURE_QUIET, PROBE, allowance
 #: The oracle's wait bound is this many times the target's, and at least ORACLE_FLOOR s.
 ORACLE_SLACK = 5.0
 ORACLE_FLOOR = 30.0
+#: A stall is confirmed for this many deadlines, and at least PATIENCE_FLOOR s.
+PATIENCE_FACTOR = 10.0
+PATIENCE_FLOOR = 10.0
+
+
+def stall_patience(deadline: float) -> float:
+    """How much longer than its deadline a wait may take before it counts as a stall."""
+    return max(PATIENCE_FACTOR * deadline, PATIENCE_FLOOR)
 
 
 class OracleFailure(Exception):
@@ -100,11 +116,15 @@ class DifferentialExecutor:
         target: tuple[str, int],
         oracle: tuple[str, int] | None,
         deadline: float,
+        patience: float | None = None,
     ) -> None:
         self.portal = portal
         self.target = target
         self.oracle = oracle
         self.deadline = deadline
+        self.patience = stall_patience(deadline) if patience is None else patience
+        #: Waits that took longer than their deadline but ended within the patience.
+        self.latencies: list[str] = []
         self.pairs: dict[str, ConnectionPair] = {}
         #: Fired by every connection of this executor when its ledger changes.
         self.changes = Pulse()
@@ -150,7 +170,25 @@ class DifferentialExecutor:
         return allowance(self.deadline, nbytes)
 
     def _oracle_limit(self, nbytes: int) -> float:
-        return max(ORACLE_FLOOR, ORACLE_SLACK * self._limit(nbytes))
+        return max(ORACLE_FLOOR, ORACLE_SLACK * self._limit(nbytes) + self.patience)
+
+    def _late(self, name: str, what: str, took: float, limit: float) -> None:
+        """Note a wait that outlasted its deadline and then ended: slow, not wrong."""
+        if took > limit:
+            self.latencies.append(f"{name}: {what} took {took:.2f} s (deadline {limit:.2f} s)")
+
+    async def _connected(
+        self, name: str, sock: socket.socket, reading: bool = True
+    ) -> ClientConnection | str:
+        """The target's half of a connect, with patience: a dropped SYN is retried by TCP."""
+        started = trio.current_time()
+        limit = self._limit(0)
+        conn = await ClientConnection.finish_connect(
+            name, sock, self.portal.nursery, limit + self.patience, reading, self.changes
+        )
+        if not isinstance(conn, str):
+            self._late(name, "the connect", trio.current_time() - started, limit)
+        return conn
 
     async def _execute(self, step: Step) -> list[str]:
         problems = await self._dispatch[step.op](step)
@@ -196,9 +234,7 @@ class DifferentialExecutor:
         target = (
             started_target
             if isinstance(started_target, str)
-            else await ClientConnection.finish_connect(
-                name, started_target, nursery, self._limit(0), reading, self.changes
-            )
+            else await self._connected(name, started_target, reading)
         )
         oracle = (
             started_oracle
@@ -233,7 +269,7 @@ class DifferentialExecutor:
             pair = self.pairs[name]
             data = payload.materialize(name)
             for conn, limit, is_oracle in (
-                (pair.target, self._limit(len(data)), False),
+                (pair.target, self._limit(len(data)) + self.patience, False),
                 (pair.oracle, self._oracle_limit(len(data)), True),
             ):
                 rest = conn.start_send(data)
@@ -251,31 +287,40 @@ class DifferentialExecutor:
 
     async def _settle(self, names: list[str], until_eof: bool) -> list[str]:
         """Wait for the named connections to settle on both sides, then judge them."""
-        now = trio.current_time()
-        waits: list[tuple[ClientConnection, float]] = []
+        started = trio.current_time()
+        # (connection, its name, its deadline, when it stops being waited for)
+        waits: list[tuple[ClientConnection, str, float, float]] = []
         for name in names:
             pair = self.pairs[name]
             owed = len(pair.target.ledger.sent)
-            for conn, deadline in (
-                (pair.target, now + self._limit(owed)),
-                (pair.oracle, now + self._oracle_limit(owed)),
+            limit = self._limit(owed)
+            for conn, deadline, give_up in (
+                (pair.target, limit, limit + self.patience),
+                (pair.oracle, math.inf, self._oracle_limit(owed)),
             ):
                 conn.resume_reading()  # waiting for echoes means reading them, even slowly
                 conn.poll()
                 if not conn.settled(until_eof):
                     conn.ensure_reader()  # something is still to come: wait for it
-                    waits.append((conn, deadline))
+                    waits.append((conn, name, deadline, started + give_up))
         # One task waits for all of them: each connection counts until it settles
-        # or its own deadline passes, whichever comes first. One cancel scope
-        # serves every wake-up until the earliest deadline passes.
+        # or its own time runs out, whichever comes first. One cancel scope serves
+        # every wake-up until the earliest of those times.
         while waits:
             with trio.CancelScope() as scope:
                 while True:
                     now = trio.current_time()
-                    waits = [(c, d) for c, d in waits if d > now and not c.settled(until_eof)]
+                    still = []
+                    for wait in waits:
+                        conn, name, deadline, give_up = wait
+                        if conn.settled(until_eof):
+                            self._late(name, "the echo", now - started, deadline)
+                        elif prefix_problem(name, conn.ledger) is None and give_up > now:
+                            still.append(wait)  # (wrong bytes already: waiting is over)
+                    waits = still
                     if not waits:
                         break
-                    scope.deadline = min(deadline for _, deadline in waits)
+                    scope.deadline = min(give_up for *_, give_up in waits)
                     await self.changes.wait()
         problems = []
         for name in names:
@@ -336,13 +381,7 @@ class DifferentialExecutor:
         server, which later steps observe.
         """
         started = ClientConnection.start_connect(self.target)
-        conn = (
-            started
-            if isinstance(started, str)
-            else await ClientConnection.finish_connect(
-                step.conn, started, self.portal.nursery, self._limit(0), changes=self.changes
-            )
-        )
+        conn = started if isinstance(started, str) else await self._connected(step.conn, started)
         if isinstance(conn, str):
             return [f"{step.conn}: {conn}"]
         conn.close(abortive=True)
@@ -382,7 +421,7 @@ class DifferentialExecutor:
         for name in names:  # background writes run by themselves: waiting in turn is enough
             pair = self.pairs[name]
             owed = len(pair.target.ledger.sent)
-            await pair.target.wait_written(self._limit(owed))
+            await pair.target.wait_written(self._limit(owed) + self.patience)
             await pair.oracle.wait_written(self._oracle_limit(owed))
         for name in names:
             pair = self.pairs[name]

@@ -18,9 +18,6 @@ from echofuzz.engine.portal import TrioThread
 from echofuzz.engine.targets import Target
 from echofuzz.vocabulary import Step
 
-#: How an executor is made: ``(portal, target address, oracle address or None, deadline)``.
-ExecutorFactory = Callable[[TrioThread, tuple[str, int], "tuple[str, int] | None", float], object]
-
 
 def never() -> bool:
     return False
@@ -41,6 +38,7 @@ def replay(
     fresh: bool = True,
     ignore: tuple[str, ...] = (),
     stop_requested: Callable[[], bool] = never,
+    patience: float | None = None,
 ) -> str | None:
     """Run ``steps`` on ``target`` (restarted first if ``fresh``) and the oracle; the first problem.
 
@@ -48,9 +46,10 @@ def replay(
     ends a test case, before the failure being chased can show. A step list the
     oracle cannot follow is no reproduction either. ``stop_requested`` is asked
     between steps, on the trio thread (an interrupt ends the replay there).
+    ``patience`` is the executor's (None: the default, which confirms a stall).
     """
     target.ensure_running(force_restart=fresh)
-    executor = DifferentialExecutor(portal, target.address(), None, deadline)
+    executor = DifferentialExecutor(portal, target.address(), None, deadline, patience)
 
     def stop_after(problems: list[str]) -> bool:
         return bool(problems) or stop_requested() or target.death_notice() is not None

@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from echofuzz.vocabulary import Payload, Step
@@ -50,7 +50,7 @@ def signature(reason: str) -> str:
     """
     died = re.match(r"(the server exited with status \d+: [\w.]+)", reason)
     text = died.group(1) if died else reason
-    text = re.sub(r"\bc\d+\b", "c", text)
+    text = re.sub(r"\bc\d+(?:\.\d+)?\b", "c", text)  # c3, and c3.2 in a joined history
     text = re.sub(r"b'(?:[^'\\]|\\.)*'|b\"(?:[^\"\\]|\\.)*\"", "b'...'", text)
     return re.sub(r"\d+(\.\d+)?", "#", text)
 
@@ -121,15 +121,17 @@ def shrink(
     reason: str,
     replay: Callable[[list[Step]], str | None],
     max_seconds: float = MAX_SECONDS,
-    confirm: Callable[[list[Step]], str | None] | None = None,
-) -> tuple[list[Step], str]:
+    confirm: Sequence[Callable[[list[Step]], str | None]] = (),
+) -> tuple[list[Step], str] | None:
     """The smallest variant of ``steps`` found that fails like ``reason``, and its reason.
 
     Each candidate is replayed once while shrinking; only the result is replayed
-    ``CONFIRMATIONS`` times, with ``confirm`` if given (the caller may shrink with
-    short deadlines, which make stalls cheap, and confirm with the real ones). If
-    it does not fail every time (a timing accident was accepted on the way), the
-    shrinker walks back through the candidates it accepted until one does.
+    ``CONFIRMATIONS`` times, the i-th time with ``confirm[i]`` if given (the
+    caller may shrink with short deadlines, which make stalls cheap, and confirm
+    with the real ones, once with the patience that tells a stall from a slow
+    server). If it does not fail every time (a timing accident was accepted on
+    the way), the shrinker walks back through the candidates it accepted until
+    one does. None when nothing, not even ``steps`` itself, fails every time.
 
     Candidates that fail confirmation are counted as passing from then on, and
     the search descends again from the candidate the walk back stopped at (the
@@ -141,6 +143,10 @@ def shrink(
     """
     wanted = signature(reason)
     budget = [MAX_REPLAYS]
+
+    def confirmer(index: int) -> Callable[[list[Step]], str | None]:
+        return confirm[index] if index < len(confirm) else (confirm[-1] if confirm else replay)
+
     give_up = time.monotonic() + max_seconds
     tried: dict[str, str | None] = {}
 
@@ -170,16 +176,23 @@ def shrink(
     found: tuple[list[Step], str] | None = None
     for _ in range(SEARCHES):
         accepted = _search(start, still_fails, budget)
+        descended = bool(accepted)
+        if not descended and found is None:
+            accepted = [(start, reason)]  # nothing smaller failed: is the original real?
         for candidate, got in reversed(accepted):
-            confirmed = [fails_like_it(candidate, confirm or replay) for _ in range(CONFIRMATIONS)]
-            if all(confirmed):
+            confirmed: list[str | None] = []
+            for index in range(CONFIRMATIONS):
+                confirmed.append(fails_like_it(candidate, confirmer(index)))
+                if confirmed[-1] is None:
+                    break
+            if len(confirmed) == CONFIRMATIONS and all(confirmed):
                 found = candidate, confirmed[-1] or got
                 start = candidate  # the next descent goes on from here
                 break
             tried[key(candidate)] = None  # not reliably: the next descent goes round it
-        if not accepted or budget[0] <= 0 or time.monotonic() > give_up:
+        if not descended or budget[0] <= 0 or time.monotonic() > give_up:
             break
-    return found or (start, reason)
+    return found
 
 
 def _search(

@@ -44,7 +44,7 @@ try:
     import time
     import traceback
     from collections.abc import Sequence
-    from dataclasses import dataclass
+    from dataclasses import dataclass, field
     from pathlib import Path
     from typing import TYPE_CHECKING, NoReturn
 
@@ -64,7 +64,7 @@ try:
         load_reproduction,
         report_text,
     )
-    from echofuzz.outputs.script import script_source, write_atomically, write_script
+    from echofuzz.outputs.script import write_atomically, write_bug_scripts
     from echofuzz.outputs.summary import PROG, format_summary
     from echofuzz.result import FuzzResult
 except KeyboardInterrupt:
@@ -200,23 +200,26 @@ def parse_invocation(argv: Sequence[str]) -> Invocation:
 class Written:
     """What ``write_outputs`` managed to write, and the first thing it could not."""
 
-    repro: Path | None = None
+    repros: list[Path] = field(default_factory=list)
     error: str | None = None
 
+    @property
+    def repro(self) -> Path | None:
+        return self.repros[0] if self.repros else None
 
-def write_outputs(invocation: Invocation, result: FuzzResult, comment: list[str]) -> Written:
-    """The reproduction script (when there is something to reproduce), then the report.
+
+def write_outputs(invocation: Invocation, result: FuzzResult) -> Written:
+    """A reproduction script per bug (when there is something to reproduce), then the report.
 
     A failure to write is reported after the summary rather than instead of it:
     the verdict of a long run must not be lost to a full disk.
     """
     written = Written()
-    steps = result.reproduction
     try:
-        if steps and result.verdict != "pass" and invocation.repro is not None:
-            script = script_source(steps, invocation.options.deadline, comment)
-            write_script(invocation.repro, script)
-            written.repro = invocation.repro
+        if result.verdict != "pass" and invocation.repro is not None:
+            written.repros = write_bug_scripts(
+                invocation.repro, result, invocation.options.deadline
+            )
         if invocation.report is not None:
             write_atomically(
                 invocation.report,
@@ -256,12 +259,8 @@ def fuzz(invocation: Invocation, guard: InterruptGuard, database: ExampleDatabas
     finally:
         if progress is not None:
             sys.stderr.write("\n")
-    comment = [
-        f"Found by echofuzz (seed {result.seed}) against {result.target}:",
-        f"  {result.reason or 'a divergence'}",
-    ]
-    written = write_outputs(invocation, result, comment)
-    sys.stdout.write(format_summary(result, written.repro, invocation.report, invocation.rerun))
+    written = write_outputs(invocation, result)
+    sys.stdout.write(format_summary(result, written.repros, invocation.report, invocation.rerun))
     sys.stdout.flush()
     return fail(written.error) if written.error else exit_status(result, guard)
 
@@ -291,8 +290,7 @@ def replay(invocation: Invocation, reproduction: Reproduction, guard: InterruptG
             result.reproduced = False
     result.elapsed_s = time.monotonic() - started
     result.steps = len(steps)
-    comment = [f"Replayed by echofuzz against {target.description}:", f"  {result.reason}"]
-    written = write_outputs(invocation, result, comment)
+    written = write_outputs(invocation, result)
     if result.verdict == "fail":
         sys.stdout.write(f"{PROG}: REPRODUCED: {result.reason}\n")
     elif result.verdict == "pass":

@@ -316,37 +316,34 @@ class EchoFuzzItem(pytest.Item):
         except TargetError as exc:
             raise EchoFuzzFailure(f"echofuzz: error: {exc}") from None
         self.user_properties.append(("echofuzz", result_json(result)))
-        repro = self._write_outputs(result, options)
+        repros = self._write_outputs(result, options)
         report = (
             None if settings.report is None else settings.per_shard(settings.report, self.shard)
         )
-        summary = format_summary(result, repro, report, settings.command(self.shard))
+        summary = format_summary(result, repros, report, settings.command(self.shard))
         if result.verdict == "interrupted":
             raise KeyboardInterrupt
         if result.verdict == "fail":
             raise EchoFuzzFailure(summary)
         self.add_report_section("call", "echofuzz", summary)  # shown by -rP, -rA
 
-    def _write_outputs(self, result: FuzzResult, options: FuzzOptions) -> Path | None:
-        """The same script and report as the command line's, one per shard."""
+    def _write_outputs(self, result: FuzzResult, options: FuzzOptions) -> list[Path]:
+        """The same scripts and report as the command line's, one set per shard."""
         from echofuzz.outputs.report import report_text
-        from echofuzz.outputs.script import script_source, write_atomically, write_script
+        from echofuzz.outputs.script import write_atomically, write_bug_scripts
 
         settings = self.settings
-        repro: Path | None = None
-        if result.verdict == "fail" and result.reproduction:
-            repro = settings.per_shard(settings.repro, self.shard)
-            comment = [
-                f"Found by echofuzz (seed {result.seed}) against {result.target}:",
-                f"  {result.reason}",
-            ]
-            write_script(repro, script_source(result.reproduction, options.deadline, comment))
+        repros: list[Path] = []
+        if result.verdict == "fail":
+            first = settings.per_shard(settings.repro, self.shard)
+            repros = write_bug_scripts(first, result, options.deadline)
         if settings.report is not None:
             path = settings.per_shard(settings.report, self.shard)
+            first_repro = repros[0] if repros else None
             write_atomically(
-                path, report_text(result, options, repro, settings.command(self.shard))
+                path, report_text(result, options, first_repro, settings.command(self.shard))
             )
-        return repro
+        return repros
 
     def repr_failure(
         self,

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from echofuzz.options import FuzzOptions, report_options
-from echofuzz.result import FuzzResult
+from echofuzz.result import Finding, FuzzResult
 from echofuzz.vocabulary import Step, steps_from_json, validate_sequence
 
 
@@ -40,6 +40,23 @@ class Reproduction:
     steps: list[Step]
     deadline: float | None = None
     reason: str | None = None
+
+
+def finding_json(finding: Finding) -> dict[str, object]:
+    return {
+        "reason": finding.reason,
+        "claim": finding.claim,
+        "reproduction": [s.to_json() for s in finding.reproduction],
+        "reproduced": finding.reproduced,
+        "needs_history": finding.needs_history,
+        "first_seen_s": round(finding.first_seen_s, 3),
+        "first_example": finding.first_example,
+        "hits": finding.hits,
+        "signature": finding.signature,
+        "server_did": finding.server_did,
+        "oracle_did": finding.oracle_did,
+        "notes": finding.notes,
+    }
 
 
 def result_json(result: FuzzResult) -> dict[str, object]:
@@ -63,6 +80,9 @@ def result_json(result: FuzzResult) -> dict[str, object]:
         "reproduced": result.reproduced,
         "restarts": result.restarts,
         "notes": result.notes,
+        "bugs": [finding_json(f) for f in result.bugs],
+        "unconfirmed": [finding_json(f) for f in result.unconfirmed],
+        "latencies": result.latencies,
     }
 
 

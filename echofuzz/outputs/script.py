@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from echofuzz import model, wire
+from echofuzz.result import FuzzResult
 from echofuzz.vocabulary import Step
 
 #: Modules inlined, in order: each may import from the ones before it, and nothing else of ours.
@@ -92,3 +93,24 @@ def write_atomically(path: Path, text: str) -> None:
     finally:
         if partial.exists():
             partial.unlink()
+
+
+def numbered_paths(first: Path, count: int) -> list[Path]:
+    """Where each bug's script goes: ``first`` for the first, ``NAME-2.py``... for the others."""
+    later = [first.with_name(f"{first.stem}-{n}{first.suffix}") for n in range(2, count + 1)]
+    return [first, *later] if count else []
+
+
+def write_bug_scripts(first: Path, result: FuzzResult, deadline: float) -> list[Path]:
+    """One standalone script per bug (or for the sequence as found, when interrupted)."""
+    bugs = [(f.reproduction, f.reason) for f in result.bugs]
+    if not bugs and result.reproduction and result.verdict != "pass":
+        bugs = [(result.reproduction, result.reason or "a divergence")]
+    paths = numbered_paths(first, len(bugs))
+    for path, (steps, reason) in zip(paths, bugs, strict=True):
+        comment = [
+            f"Found by echofuzz (seed {result.seed}) against {result.target}:",
+            f"  {reason}",
+        ]
+        write_script(path, script_source(steps, deadline, comment))
+    return paths
