@@ -68,7 +68,7 @@ LARGE = (2 << 20) + 12345
 
 
 async def check_every_byte_value_comes_back(
-    address: tuple[str, int], deadline: float = DEADLINE
+    address: tuple[str, int], *, deadline: float = DEADLINE
 ) -> None:
     """Every byte value comes back as itself: "any data received is sent back"."""
     async with Session(address, deadline) as session:
@@ -86,7 +86,7 @@ async def check_every_byte_value_comes_back(
 
 
 async def check_small_writes_come_back_in_order(
-    address: tuple[str, int], deadline: float = DEADLINE
+    address: tuple[str, int], *, deadline: float = DEADLINE
 ) -> None:
     """A thousand small writes come back as the same stream, whatever TCP merged."""
     async with Session(address, deadline) as session:
@@ -106,7 +106,7 @@ async def check_small_writes_come_back_in_order(
 
 
 async def check_a_large_echo_comes_back_complete(
-    address: tuple[str, int], size: int = LARGE, deadline: float = DEADLINE
+    address: tuple[str, int], *, size: int = LARGE, deadline: float = DEADLINE
 ) -> None:
     """Megabytes sent while reading come back whole: a prefix at every chunk, then all of it.
 
@@ -126,8 +126,8 @@ async def check_a_large_echo_comes_back_complete(
         await session.exchange({"c1": b"and after that"})
 
 
-async def check_echo(address: tuple[str, int], deadline: float = DEADLINE) -> None:
+async def check_echo(address: tuple[str, int], *, deadline: float = DEADLINE) -> None:
     """Claims 1 and 2, every check of this module, from the smallest to the largest."""
-    await check_every_byte_value_comes_back(address, deadline)
-    await check_small_writes_come_back_in_order(address, deadline)
+    await check_every_byte_value_comes_back(address, deadline=deadline)
+    await check_small_writes_come_back_in_order(address, deadline=deadline)
     await check_a_large_echo_comes_back_complete(address, deadline=deadline)

@@ -58,7 +58,7 @@ OWED = 1 << 20
 
 
 async def check_half_close_of_a_silent_connection(
-    address: tuple[str, int], deadline: float = DEADLINE
+    address: tuple[str, int], *, deadline: float = DEADLINE
 ) -> None:
     """A client that half-closes before sending anything gets EOF, and nothing else."""
     async with Session(address, deadline) as session:
@@ -68,7 +68,7 @@ async def check_half_close_of_a_silent_connection(
 
 
 async def check_half_close_right_after_a_send(
-    address: tuple[str, int], deadline: float = DEADLINE
+    address: tuple[str, int], *, deadline: float = DEADLINE
 ) -> None:
     """``printf 'last words' | nc``: the FIN right behind the bytes; the echo, then EOF."""
     async with Session(address, deadline) as session:
@@ -79,7 +79,7 @@ async def check_half_close_right_after_a_send(
 
 
 async def check_half_close_with_a_large_echo_owed(
-    address: tuple[str, int], size: int = OWED, deadline: float = DEADLINE
+    address: tuple[str, int], *, size: int = OWED, deadline: float = DEADLINE
 ) -> None:
     """``cat file | nc``: a megabyte, then FIN, while the echo is still coming; all, then EOF."""
     async with Session(address, deadline) as session:
@@ -88,7 +88,7 @@ async def check_half_close_with_a_large_echo_owed(
 
 
 async def check_half_close_after_an_exchange(
-    address: tuple[str, int], deadline: float = DEADLINE
+    address: tuple[str, int], *, deadline: float = DEADLINE
 ) -> None:
     """An interactive session, then the client's FIN with nothing owed: EOF."""
     async with Session(address, deadline) as session:
@@ -99,9 +99,9 @@ async def check_half_close_after_an_exchange(
         await session.settle(["c1"])
 
 
-async def check_half_close(address: tuple[str, int], deadline: float = DEADLINE) -> None:
+async def check_half_close(address: tuple[str, int], *, deadline: float = DEADLINE) -> None:
     """Claim 3, every check of this module, from the smallest to the largest."""
-    await check_half_close_of_a_silent_connection(address, deadline)
-    await check_half_close_after_an_exchange(address, deadline)
-    await check_half_close_right_after_a_send(address, deadline)
+    await check_half_close_of_a_silent_connection(address, deadline=deadline)
+    await check_half_close_after_an_exchange(address, deadline=deadline)
+    await check_half_close_right_after_a_send(address, deadline=deadline)
     await check_half_close_with_a_large_echo_owed(address, deadline=deadline)

@@ -45,6 +45,9 @@ the others:
 >>> unasked_end_problem("steady", steady)
 'steady: the server reset the connection although the client did not'
 
+The checks end their connections with a plain close, never with the
+half-close of claim 3, so that a server is judged here on isolation alone.
+
 Checks, from small to large; ``check_isolation`` runs them all:
 
 * ``check_no_crosstalk`` (a): several connections from one host, each
@@ -80,20 +83,22 @@ HOG_QUIET = 0.2
 IN_TURN = 50
 
 
-async def check_no_crosstalk(address: tuple[str, int], deadline: float = DEADLINE) -> None:
+async def check_no_crosstalk(address: tuple[str, int], *, deadline: float = DEADLINE) -> None:
     """Each connection gets back its own bytes, never another's, from one host and at once.
 
     Every connection comes from 127.0.0.1, so a server that tells its clients
-    apart by host alone cannot tell these apart. The older connection speaks
-    first, after the newer one opened: a server that gives each host one
-    session, the latest, sends the older one's echo to the newer. Payloads
-    differ from connection to connection, so crossed bytes say whose they are.
+    apart by host alone cannot tell these apart. They speak in turn, newest
+    first: by the time an older one speaks, the newer ones have been served,
+    so the server has surely accepted them, and a server that keeps one
+    session per host, the latest, sends the older one's echo to the newest.
+    Payloads differ from connection to connection, so crossed bytes say whose
+    they are.
     """
     async with Session(address, deadline) as session:
         names = ["c1", "c2", "c3"]
         for name in names:
             await session.connect(name)
-        for name in names:  # in turn, oldest first
+        for name in reversed(names):  # in turn, newest first
             await session.exchange({name: payload_for(name, 1000, seed=1)})
         for seed in range(2, 5):  # all at once, large enough to interleave on the server
             await session.exchange({name: payload_for(name, 100_000, seed) for name in names})
@@ -102,7 +107,7 @@ async def check_no_crosstalk(address: tuple[str, int], deadline: float = DEADLIN
 
 
 async def check_idle_clients_hold_up_no_one(
-    address: tuple[str, int], idle: int = IDLE_CLIENTS, deadline: float = DEADLINE
+    address: tuple[str, int], *, idle: int = IDLE_CLIENTS, deadline: float = DEADLINE
 ) -> None:
     """Clients that connect and say nothing do not keep a later one from being served."""
     async with Session(address, deadline) as session:
@@ -111,15 +116,14 @@ async def check_idle_clients_hold_up_no_one(
             await session.connect(name)
         await session.connect("c1")
         await session.exchange({"c1": b"served while others stay silent"})
-        session.half_close("c1")
-        await session.settle(["c1"])
+        session.close("c1")
         # The idle ones were only waiting: each is served too, newest first.
         for name in reversed(silent):
             await session.exchange({name: f"{name} speaks at last".encode()})
 
 
 async def check_a_client_that_does_not_read_holds_up_only_itself(
-    address: tuple[str, int], deadline: float = DEADLINE
+    address: tuple[str, int], *, deadline: float = DEADLINE
 ) -> None:
     """A client that sends without reading delays only itself, and loses nothing.
 
@@ -144,7 +148,7 @@ async def check_a_client_that_does_not_read_holds_up_only_itself(
 
 
 async def check_a_reset_or_vanished_client_affects_no_other(
-    address: tuple[str, int], deadline: float = DEADLINE
+    address: tuple[str, int], *, deadline: float = DEADLINE
 ) -> None:
     """Resets and vanishings end their own connection only; an open one goes on, new ones come.
 
@@ -176,13 +180,14 @@ async def check_a_reset_or_vanished_client_affects_no_other(
             await session.exchange({"steady": f"still here after {how}".encode()})
             newcomer = f"new{number}"
             await session.connect(newcomer)
-            await session.exchange({newcomer: f"served after {how}".encode()}, half_close=True)
+            await session.exchange({newcomer: f"served after {how}".encode()})
+            session.close(newcomer)
 
 
 async def check_the_server_keeps_accepting(
-    address: tuple[str, int], connections: int = IN_TURN, deadline: float = DEADLINE
+    address: tuple[str, int], *, connections: int = IN_TURN, deadline: float = DEADLINE
 ) -> None:
-    """Connection after connection, each served like the first: echoed, then EOF after the FIN.
+    """Connection after connection, each served like the first, and closed by its client.
 
     Every connection carries every byte value, so that a server which treats
     some connections differently (every n-th, after the n-th) has to show it.
@@ -192,14 +197,14 @@ async def check_the_server_keeps_accepting(
             name = f"c{number}"
             await session.connect(name)
             payload = bytes(range(256)) + payload_for(name, 1000)
-            await session.exchange({name: payload}, half_close=True)
+            await session.exchange({name: payload})
             session.close(name)
 
 
-async def check_isolation(address: tuple[str, int], deadline: float = DEADLINE) -> None:
+async def check_isolation(address: tuple[str, int], *, deadline: float = DEADLINE) -> None:
     """Claim 4, every check of this module, from the smallest to the largest."""
-    await check_no_crosstalk(address, deadline)
+    await check_no_crosstalk(address, deadline=deadline)
     await check_idle_clients_hold_up_no_one(address, deadline=deadline)
-    await check_a_reset_or_vanished_client_affects_no_other(address, deadline)
+    await check_a_reset_or_vanished_client_affects_no_other(address, deadline=deadline)
     await check_the_server_keeps_accepting(address, deadline=deadline)
-    await check_a_client_that_does_not_read_holds_up_only_itself(address, deadline)
+    await check_a_client_that_does_not_read_holds_up_only_itself(address, deadline=deadline)
