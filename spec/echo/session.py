@@ -167,8 +167,8 @@ class Session:
     ) -> None:
         """Send on each named connection, all at once, while reading every connection.
 
-        A value is the payload, or the pieces it is sent in (one ``send_all``
-        each, without waiting between them). With ``half_close`` each of these
+        A value is the payload, or the pieces it is written in (each in full
+        before the next, without waiting for echoes between them). With ``half_close`` each of these
         connections half-closes after its last byte. Returns when each has
         everything back (and EOF, with ``half_close``), or when its deadline
         passes; raises ``AssertionError`` with every problem of the session.
