@@ -201,6 +201,18 @@ async def test_each_check_rejects_the_broken_servers_that_break_its_claim(check,
             await check(address, deadline=REJECTION_DEADLINE)
 
 
+async def test_a_server_that_breaks_only_the_half_close_claim_passes_every_other_claims_checks():
+    # The claims are separate: a check fails for its own claim, not for another's.
+    # This server resets where it owes a FIN, and does nothing else wrong.
+    with running_server(corpus(CORPUS / "trio_resets_instead_of_fin.py")) as server:
+        address = (server.host, server.port)
+        await echo.check_echo(address)
+        await isolation.check_isolation(address)
+        with pytest.raises(AssertionError, match="half-close the server reset"):
+            await half_close.check_half_close(address)
+        server.assert_alive()
+
+
 def test_every_broken_server_of_the_corpus_is_rejected_by_some_check():
     broken = {entry.path.stem for entry in CORPUS_ENTRIES if entry.expected == "caught"}
     rejected = {server for _, server, _ in REJECTIONS}
