@@ -24,7 +24,9 @@ it goes beyond the RFC it says so:
 This module is I/O-free: a ``Ledger`` records one connection as a client sees
 it, and the checks below turn ledgers into verdicts (``None`` when the model
 holds, else one readable line). The client driver fills ledgers; the fuzzer
-compares the target's against the oracle's.
+compares the target's against the oracle's. ``crosstalk_problem`` and
+``unasked_end_problem`` judge claim 4, where one connection is judged beside
+the others.
 
 >>> ledger = Ledger()
 >>> ledger.sent += b"hello"
@@ -40,10 +42,15 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
 RemoteState = Literal["open", "eof", "reset"]
+
+#: Fewest wrong bytes that, found in another connection's stream, count as crosstalk
+#: (unless fewer came back): one or two bytes turn up in any large payload by chance.
+CROSSTALK_EVIDENCE = 4
 
 _ENDING: dict[str, str] = {
     "open": "the connection is still open",
@@ -121,3 +128,103 @@ def settled_problem(name: str, ledger: Ledger, until_eof: bool) -> str | None:
     if not until_eof and ledger.remote != "open":
         return f"{name}: {_ENDING[ledger.remote]} although the client did not close"
     return None
+
+
+def _longest_run_found(run: bytes | bytearray, stream: bytes | bytearray) -> int:
+    """How many leading bytes of ``run`` occur, together, somewhere in ``stream``.
+
+    If the first ``n`` bytes occur, so do the first ``n - 1``: the answer is
+    found by bisection, a few dozen substring searches even for megabytes.
+    """
+    lo, hi = 0, min(len(run), len(stream))
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if run[:mid] in stream:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def crosstalk_problem(name: str, ledger: Ledger, others: Mapping[str, Ledger]) -> str | None:
+    """Claim 4: the bytes that broke claim 1 on ``name`` are bytes another connection sent.
+
+    A broken prefix says *that* the echo is wrong; this says *why*, when the
+    reason is the worst one a multi-client server has: it mixed its
+    connections up. The wrong bytes (those from the first difference on) are
+    looked for in every other connection's outgoing stream, and in the
+    connection's own: a server that reorders or repeats a connection's own
+    chunks also breaks the prefix, with bytes that connection did send, and
+    that is not crosstalk. The other connection must explain a longer run than
+    the connection itself does, and at least ``CROSSTALK_EVIDENCE`` bytes (or
+    all that came back past the difference, if fewer).
+
+    ``None`` when the prefix holds or when no other connection explains the
+    wrong bytes better; ``prefix_problem`` reports those. Reads ``ledger``
+    without marking anything verified, so it can be asked before or after
+    ``prefix_problem``. ``others`` may include ``name`` itself; it is skipped.
+
+    >>> c1, c2 = Ledger(bytearray(b"hello")), Ledger(bytearray(b"world"))
+    >>> c1.received += b"world"
+    >>> crosstalk_problem("c1", c1, {"c1": c1, "c2": c2})
+    'c1: bytes 0-4 that came back are what c2 sent: the server crossed connections'
+
+    A connection that sent nothing cannot receive anything either:
+
+    >>> quiet = Ledger(received=bytearray(b"hello"))
+    >>> crosstalk_problem("c3", quiet, {"c1": c1, "c2": c2})
+    'c3: bytes 0-4 that came back are what c1 sent: the server crossed connections'
+
+    Its own bytes out of order, or bytes nobody sent, are not crosstalk:
+
+    >>> own = Ledger(bytearray(b"abcdefgh"), bytearray(b"efghabcd"))
+    >>> crosstalk_problem("c1", own, {"c2": Ledger(bytearray(b"efgh"))}) is None
+    True
+    >>> garbled = Ledger(bytearray(b"hello"), bytearray(b"hexxo"))
+    >>> crosstalk_problem("c1", garbled, {"c2": c2}) is None
+    True
+    """
+    at = first_difference(ledger.sent, ledger.received)
+    if at is None:
+        return None
+    wrong = ledger.received[at:]
+    needed = min(CROSSTALK_EVIDENCE, len(wrong))
+    best_name, best = "", max(needed - 1, _longest_run_found(wrong, ledger.sent))
+    for other_name, other in others.items():
+        if other_name == name:
+            continue
+        found = _longest_run_found(wrong, other.sent)
+        if found > best:
+            best_name, best = other_name, found
+    if not best_name:
+        return None
+    return (
+        f"{name}: bytes {at}-{at + best - 1} that came back are what {best_name} sent: "
+        "the server crossed connections"
+    )
+
+
+def unasked_end_problem(name: str, ledger: Ledger) -> str | None:
+    """Claim 4 (and RFC 862's "until the calling user terminates"): only the client ends.
+
+    For a connection whose client has neither half-closed nor closed: the
+    server ending it, by EOF or by reset, is a problem however much was
+    echoed, because an echo service serves until its user is done. It is
+    claim 4's symptom when the cause lies elsewhere -- another client's reset
+    crashed the server and took every connection with it. After the client's
+    half-close, EOF is due and ``settled_problem`` judges the ending instead.
+
+    >>> unasked_end_problem("c1", Ledger(bytearray(b"ab"), bytearray(b"ab"))) is None
+    True
+    >>> unasked_end_problem("c1", Ledger(bytearray(b"ab"), bytearray(b"ab"), "eof"))
+    'c1: the server closed the connection although the client did not'
+    >>> unasked_end_problem("c2", Ledger(bytearray(b"abc"), bytearray(b"a"), "reset"))
+    'c2: the server reset the connection although the client did not; 1 of 3 bytes had come back'
+    """
+    if ledger.remote == "open":
+        return None
+    how = "reset" if ledger.remote == "reset" else "closed"
+    problem = f"{name}: the server {how} the connection although the client did not"
+    if not ledger.echoed_all():
+        problem += f"; {len(ledger.received)} of {len(ledger.sent)} bytes had come back"
+    return problem
