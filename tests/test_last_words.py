@@ -94,6 +94,14 @@ def reset_after_echo(server: ServerProcess, port: int) -> ServerProcess:
     return dead(server)
 
 
+def cause_of(server: ServerProcess) -> str:
+    """The cause, which must not change if the caller strips the lines' indentation."""
+    cause = cause_of_death(server.stderr, server.stdout)
+    stripped = [[line.strip() for line in lines] for lines in (server.stderr, server.stdout)]
+    assert cause_of_death(*stripped) == cause
+    return cause
+
+
 def unindented(lines: Sequence[str], pattern: str) -> list[str]:
     return [line for line in lines if re.match(pattern, line)]
 
@@ -155,7 +163,7 @@ def test_a_python_server_reset_by_its_client_is_reported_by_its_exception_line()
     server = reset_after_echo(launch([sys.executable, "-c", PYTHON_ECHO, str(port)]), port)
     said = list(server.stderr)
     assert said[0] == "Traceback (most recent call last):"
-    assert cause_of_death(server.stderr, server.stdout) == said[-1]
+    assert cause_of(server) == said[-1]
     assert re.match(r"(ConnectionResetError|BrokenPipeError): \[Errno \d+\]", said[-1])
 
 
@@ -167,7 +175,7 @@ def test_an_exception_group_is_reported_by_the_group_and_the_errors_inside_it() 
     boxed = [line.strip(" |") for line in server.stderr if line.lstrip().startswith("| ")]
     group = next(line for line in boxed if line.startswith("ExceptionGroup: "))
     leaf = next(line for line in boxed if re.match(r"\w+Error: \[Errno", line))
-    assert cause_of_death(server.stderr, server.stdout) == f"{group}: {leaf}"
+    assert cause_of(server) == f"{group}: {leaf}"
 
 
 def test_of_chained_exceptions_the_one_raised_last_is_the_cause() -> None:
@@ -178,7 +186,7 @@ def test_of_chained_exceptions_the_one_raised_last_is_the_cause() -> None:
     server = run([sys.executable, "-c", program])
     exception_lines = unindented(server.stderr, r"\w+Error: ")
     assert len(exception_lines) == 2
-    assert cause_of_death(server.stderr, server.stdout) == exception_lines[-1]
+    assert cause_of(server) == exception_lines[-1]
     assert exception_lines[-1].startswith("RuntimeError")
 
 
@@ -191,7 +199,7 @@ def test_an_interrupted_python_server_says_keyboardinterrupt() -> None:
     server.process.send_signal(signal.SIGINT)
     dead(server)
     assert server.stderr[-1] == "KeyboardInterrupt"
-    assert cause_of_death(server.stderr, server.stdout) == "KeyboardInterrupt"
+    assert cause_of(server) == "KeyboardInterrupt"
 
 
 def test_a_survived_traceback_printed_earlier_does_not_hide_the_fatal_one() -> None:
@@ -202,16 +210,16 @@ def test_a_survived_traceback_printed_earlier_does_not_hide_the_fatal_one() -> N
     )
     server = run([sys.executable, "-c", program])
     assert unindented(server.stderr, r"KeyError")
-    assert cause_of_death(server.stderr, server.stdout) == server.stderr[-1]
+    assert cause_of(server) == server.stderr[-1]
     assert server.stderr[-1].startswith("OSError")
 
 
 def test_a_plain_last_line_is_the_cause_when_no_runtime_explains_it() -> None:
     server = run([sys.executable, "-c", "print('listening'); raise SystemExit('bind: no')"])
-    assert cause_of_death(server.stderr, server.stdout) == server.stderr[-1] == "bind: no"
+    assert cause_of(server) == server.stderr[-1] == "bind: no"
     quiet = run([sys.executable, "-c", "print('served 3 clients'); raise SystemExit(3)"])
     assert not quiet.stderr
-    assert cause_of_death(quiet.stderr, quiet.stdout) == quiet.stdout[-1]
+    assert cause_of(quiet) == quiet.stdout[-1]
 
 
 # -- Node.js --------------------------------------------------------------------------
@@ -231,7 +239,7 @@ def test_nodes_pipe_echo_reset_by_its_client_is_reported_as_econnreset_not_its_v
     error = unindented(said, r"Error: ")
     codes = [m.group(1) for line in said if (m := re.match(r"\s+code: '(\w+)'", line))]
     assert error and codes == ["ECONNRESET"]
-    assert cause_of_death(server.stderr, server.stdout) == f"{error[0]} (code {codes[0]})"
+    assert cause_of(server) == f"{error[0]} (code {codes[0]})"
 
 
 @needs_node
@@ -241,7 +249,7 @@ def test_a_thrown_typeerror_in_node_is_its_cause() -> None:
     said = list(server.stderr)
     assert said[-1].startswith("Node.js v")
     assert unindented(said, r"TypeError: ") == ["TypeError: x is not a socket"]
-    assert cause_of_death(server.stderr, server.stdout) == "TypeError: x is not a socket"
+    assert cause_of(server) == "TypeError: x is not a socket"
 
 
 @needs_node
@@ -249,7 +257,7 @@ def test_a_thrown_string_in_node_is_its_cause() -> None:
     assert NODE is not None
     server = run([NODE, "-e", "throw 'out of sockets'"])
     assert "out of sockets" in server.stderr
-    assert cause_of_death(server.stderr, server.stdout) == "out of sockets"
+    assert cause_of(server) == "out of sockets"
 
 
 # -- Java -----------------------------------------------------------------------------
@@ -311,7 +319,7 @@ def test_a_java_server_reset_by_its_client_is_reported_by_its_exception(
     assert len(first) == 1
     thrown = first[0].removeprefix('Exception in thread "main" ')
     assert thrown.startswith("java.net.SocketException")
-    assert cause_of_death(server.stderr, server.stdout) == thrown
+    assert cause_of(server) == thrown
 
 
 def test_a_wrapped_java_exception_is_reported_with_its_root_cause(java_classes: Path) -> None:
@@ -323,7 +331,7 @@ def test_a_wrapped_java_exception_is_reported_with_its_root_cause(java_classes: 
     root = roots[0].removeprefix("Caused by: ")
     assert thrown == "java.io.UncheckedIOException: echo loop failed"
     assert root.startswith("java.net.SocketException")
-    assert cause_of_death(server.stderr, server.stdout) == f"{thrown}; caused by {root}"
+    assert cause_of(server) == f"{thrown}; caused by {root}"
 
 
 # -- Rust -----------------------------------------------------------------------------
@@ -382,7 +390,7 @@ def test_a_rust_server_unwrapping_a_reset_is_reported_by_its_panic_and_message(
     assert "ConnectionReset" in message or "BrokenPipe" in message
     assert server.stderr[-1].startswith("note: run with `RUST_BACKTRACE=1`")
     expected = f"thread 'main' panicked at {where}: {message}"
-    assert cause_of_death(server.stderr, server.stdout) == expected
+    assert cause_of(server) == expected
 
 
 def test_a_rust_index_out_of_bounds_is_reported_without_its_backtrace(rust_binary: Path) -> None:
@@ -391,7 +399,7 @@ def test_a_rust_index_out_of_bounds_is_reported_without_its_backtrace(rust_binar
     assert "stack backtrace:" in server.stderr
     assert message.startswith("index out of bounds")
     expected = f"thread 'main' panicked at {where}: {message}"
-    assert cause_of_death(server.stderr, server.stdout) == expected
+    assert cause_of(server) == expected
 
 
 def test_the_one_line_panic_of_rust_before_1_73_reads_like_the_new_one() -> None:
@@ -448,7 +456,7 @@ def test_a_failed_c_assertion_is_reported_by_glibcs_line(c_binary: Path) -> None
     assert server.process.returncode == -signal.SIGABRT
     assertion = unindented(server.stderr, r"\S+: .*: Assertion .* failed\.$")
     assert len(assertion) == 1 and "argc == 7" in assertion[0]
-    assert cause_of_death(server.stderr, server.stdout) == assertion[0]
+    assert cause_of(server) == assertion[0]
 
 
 def test_stack_smashing_is_reported_by_glibcs_line(c_binary: Path) -> None:
@@ -456,13 +464,13 @@ def test_stack_smashing_is_reported_by_glibcs_line(c_binary: Path) -> None:
     assert server.process.returncode == -signal.SIGABRT
     smashed = unindented(server.stderr, r"\*\*\* stack smashing detected \*\*\*")
     assert len(smashed) == 1
-    assert cause_of_death(server.stderr, server.stdout) == smashed[0]
+    assert cause_of(server) == smashed[0]
 
 
 def test_a_segfault_says_nothing_so_the_caller_reports_the_signal(c_binary: Path) -> None:
     server = run([c_binary, "segfault"])
     assert list(server.stderr) == ["echo: listening"]  # the process could not say more
-    assert cause_of_death(server.stderr, server.stdout) == "echo: listening"
+    assert cause_of(server) == "echo: listening"
     assert killed_by(server.process.returncode) == "killed by SIGSEGV (Segmentation fault)"
     assert killed_by(0) == killed_by(1) == ""
 
@@ -474,12 +482,12 @@ def test_a_segfault_under_a_shell_is_reported_by_the_shell(c_binary: Path) -> No
     server = run([sh, "-c", f"'{c_binary}' segfault; exit $?"])
     shells_word = [line for line in server.stderr if "Segmentation fault" in line]
     assert len(shells_word) == 1
-    assert cause_of_death(server.stderr, server.stdout).startswith("Segmentation fault")
+    assert cause_of(server).startswith("Segmentation fault")
     after_assert = run([sh, "-c", f"'{c_binary}' assert; exit $?"])
     assertion = unindented(after_assert.stderr, r"\S+: .*: Assertion")
     aborted = [line for line in after_assert.stderr if "Aborted" in line]
     assert assertion and aborted
-    assert cause_of_death(after_assert.stderr) == f"{assertion[0]} (Aborted)"
+    assert cause_of(after_assert) == f"{assertion[0]} (Aborted)"
 
 
 def test_an_uncaught_cxx_exception_is_reported_with_its_what(
@@ -490,7 +498,7 @@ def test_an_uncaught_cxx_exception_is_reported_with_its_what(
     terminate = unindented(server.stderr, r"terminate called after throwing")
     what = [line.split("what():", 1)[1].strip() for line in server.stderr if "what():" in line]
     assert len(terminate) == 1 and what == ["echo loop failed: Connection reset by peer"]
-    assert cause_of_death(server.stderr, server.stdout) == f"{terminate[0]}: {what[0]}"
+    assert cause_of(server) == f"{terminate[0]}: {what[0]}"
 
 
 # -- Go (recorded by hand: no Go toolchain here) --------------------------------------
@@ -552,7 +560,7 @@ def test_stdout_is_read_when_stderr_says_nothing_useful() -> None:
     program += "    traceback.print_exc(file=__import__('sys').stdout)\nraise SystemExit(1)\n"
     server = run([sys.executable, "-c", program])
     assert not server.stderr
-    assert cause_of_death(server.stderr, server.stdout) == server.stdout[-1]
+    assert cause_of(server) == server.stdout[-1]
     assert server.stdout[-1].startswith("ZeroDivisionError")
 
 

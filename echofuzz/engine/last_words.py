@@ -51,6 +51,7 @@ _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _LETTER = re.compile(r"[A-Za-z]")
 
 _PY_HEADER = re.compile(r"^Traceback \(most recent call last\):$")
+_PY_FRAME = re.compile(r'^File ".*", line \d+')
 _PY_NOT_CAUSE = re.compile(
     r"^(Traceback \(most recent call last\):|During handling of the above exception"
     r"|The above exception was the direct cause|\+ Exception Group Traceback)"
@@ -65,11 +66,11 @@ _GROUP_LINE = re.compile(r"\(\d+ sub-exceptions?\)$")
 
 _NODE_TRAILER = re.compile(r"^Node\.js v\d+")
 _NODE_CARET = re.compile(r"^\s*\^+\s*$")
-_NODE_CODE = re.compile(r"^\s+code: '([^']+)',?$")
+_NODE_CODE = re.compile(r"^\s*code: '([^']+)',?$")
 
 _JAVA_FIRST = re.compile(r'^Exception in thread "[^"]*" (.+)$')
 _JAVA_CAUSE = re.compile(r"^Caused by: (.+)$")
-_JAVA_INSIDE = re.compile(r"^\s+(at |\.\.\. \d+ more|Suppressed: |Caused by: )")
+_JAVA_INSIDE = re.compile(r"^\s*(at |\.\.\. \d+ more|Suppressed: |Caused by: )")
 
 _RUST_NEW = re.compile(r"^thread '([^']*)'(?: \(\d+\))? panicked at (.+):$")
 _RUST_OLD = re.compile(r"^thread '([^']*)'(?: \(\d+\))? panicked at '(.*)', (\S+)$")
@@ -85,7 +86,7 @@ _C_FATAL = re.compile(
     r"|double free or corruption .+|corrupted size vs\. prev_size"
     r"|terminate called .+)$"
 )
-_CXX_WHAT = re.compile(r"^\s+what\(\):\s+(.*)$")
+_CXX_WHAT = re.compile(r"^\s*what\(\):\s+(.*)$")
 _SHELL_SIGNAL = re.compile(
     r"^(?:\S+:)?(?:\s*line \d+:)?(?:\s*\d+)?\s*(Segmentation fault|Aborted|Bus error"
     r"|Floating point exception|Illegal instruction|Killed|Trace/breakpoint trap)"
@@ -101,7 +102,9 @@ def cause_of_death(stderr: Sequence[str], stdout: Sequence[str] = ()) -> str:
 
     Takes what :class:`~echofuzz.engine.targets.ServerProcess` keeps (right-stripped
     lines, indentation intact), so that a crash in any language is reported by its
-    cause rather than by the runtime's version banner.
+    cause rather than by the runtime's version banner. Lines stripped on both sides
+    give the same cause, except where only indentation tells a cause from its
+    context (Go's indented re-panics).
 
     >>> cause_of_death(["Traceback (most recent call last):", '  File "s.py", line 3',
     ...                 "ConnectionResetError: [Errno 104] Connection reset by peer"])
@@ -180,7 +183,9 @@ def _python_traceback(lines: list[str]) -> Found | None:
             for i in range(start + 1, len(lines)):
                 line = lines[i]
                 if line and not line[0].isspace():
-                    return (i, line) if not _PY_NOT_CAUSE.match(line) else None
+                    if _PY_NOT_CAUSE.match(line) or _PY_FRAME.match(line):
+                        return None  # not a traceback, or one stripped of its indents
+                    return i, line
             return None
     return None
 
