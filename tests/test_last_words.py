@@ -475,15 +475,15 @@ def test_a_segfault_says_nothing_so_the_caller_reports_the_signal(c_binary: Path
     assert killed_by(0) == killed_by(1) == ""
 
 
-def test_a_segfault_under_a_shell_is_reported_by_the_shell(c_binary: Path) -> None:
-    sh = shutil.which("sh")
-    if sh is None:
-        pytest.skip("no sh")
-    server = run([sh, "-c", f"'{c_binary}' segfault; exit $?"])
+@pytest.mark.parametrize("shell", ["sh", "bash"])
+def test_a_segfault_under_a_shell_is_reported_by_the_shell(c_binary: Path, shell: str) -> None:
+    if shutil.which(shell) is None:
+        pytest.skip(f"{shell} is not installed")
+    server = run([shell, "-c", f"'{c_binary}' segfault; exit $?"])
     shells_word = [line for line in server.stderr if "Segmentation fault" in line]
     assert len(shells_word) == 1
     assert cause_of(server).startswith("Segmentation fault")
-    after_assert = run([sh, "-c", f"'{c_binary}' assert; exit $?"])
+    after_assert = run([shell, "-c", f"'{c_binary}' assert; exit $?"])
     assertion = unindented(after_assert.stderr, r"\S+: .*: Assertion")
     aborted = [line for line in after_assert.stderr if "Aborted" in line]
     assert assertion and aborted
@@ -553,6 +553,35 @@ def test_a_go_panic_is_reported_by_its_panic_line_not_its_goroutines(
 
 
 # -- Across runtimes ------------------------------------------------------------------
+
+
+def cannot_bind(runtime: str, request: pytest.FixtureRequest) -> list[str | Path]:
+    """A command for an echo server of ``runtime``, to be followed by its port."""
+    if runtime == "python":
+        return [sys.executable, "-c", PYTHON_ECHO]
+    if runtime == "node":
+        if NODE is None:
+            pytest.skip("node is not installed")
+        return [NODE, "-e", NODE_PIPE_ECHO]
+    if runtime == "rust":
+        return [request.getfixturevalue("rust_binary")]
+    java = shutil.which("java")
+    if java is None:
+        pytest.skip("java is not installed")
+    return [java, "-cp", request.getfixturevalue("java_classes"), "EchoServer"]
+
+
+@pytest.mark.parametrize("runtime", ["python", "node", "java", "rust"])
+def test_a_server_whose_port_is_taken_says_in_use_which_spawning_retries_on(
+    runtime: str, request: pytest.FixtureRequest
+) -> None:
+    argv = cannot_bind(runtime, request)
+    with socket.create_server((HOST, 0)) as taken:
+        server = run([*argv, str(taken.getsockname()[1])], RUST_BACKTRACE="0")
+    assert server.process.returncode != 0
+    said = [line for line in server.stderr if "in use" in line]
+    assert said, list(server.stderr)
+    assert "in use" in cause_of(server)
 
 
 def test_stdout_is_read_when_stderr_says_nothing_useful() -> None:

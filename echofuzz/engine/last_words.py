@@ -113,8 +113,19 @@ def cause_of_death(stderr: Sequence[str], stdout: Sequence[str] = ()) -> str:
     ...                 "Error: read ECONNRESET", "    at TCP.onStreamRead (x:1:2) {",
     ...                 "  errno: -104,", "  code: 'ECONNRESET',", "}", "", "Node.js v20.20.2"])
     'Error: read ECONNRESET (code ECONNRESET)'
-    >>> cause_of_death(["listening on 7000"], ["bye"])
-    'listening on 7000'
+    >>> cause_of_death(['Exception in thread "main" java.io.UncheckedIOException: echo',
+    ...                 "\tat Echo.main(Echo.java:9)", "Caused by: java.net.SocketException: "
+    ...                 "Connection reset", "\t... 1 more"])
+    'java.io.UncheckedIOException: echo; caused by java.net.SocketException: Connection reset'
+    >>> cause_of_death(["thread 'main' (4242) panicked at src/main.rs:10:5:",
+    ...                 "index out of bounds: the len is 0 but the index is 3",
+    ...                 "note: run with `RUST_BACKTRACE=1` environment variable to display..."])
+    "thread 'main' panicked at src/main.rs:10:5: index out of bounds: the len is 0 but the ind..."
+    >>> cause_of_death(["panic: runtime error: index out of range [5] with length 3", "",
+    ...                 "goroutine 1 [running]:", "main.main()", "\t/src/main.go:8 +0x1d"])
+    'panic: runtime error: index out of range [5] with length 3'
+    >>> cause_of_death(["echo: listening"], ["bye"])  # no runtime explains it: stderr's last
+    'echo: listening'
     >>> cause_of_death([], [])
     ''
     """
