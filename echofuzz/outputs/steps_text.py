@@ -62,6 +62,8 @@ class Line:
     repeats: int = 1
     #: For a repeated block: each of its steps, described in full (placeholders as in ``text``).
     block: tuple[str, ...] = ()
+    #: For a repeated block: the names its placeholders stood for, like ``c: c2, c3, ..., c298``.
+    legend: str = ""
 
     @property
     def label(self) -> str:
@@ -202,11 +204,10 @@ def _folded(steps: list[Step], start: int, size: int, count: int) -> Line:
         for k in range(len(step.sends)):
             payload[i, k] = _payload_text([rep[i].sends[k][1] for rep in reps])
     parts = [_short(step, name, payload, i) for i, step in enumerate(reps[0])]
-    text = f"repeat {count} x: {'; '.join(parts)}"
-    if stood_for:
-        text += f"  ({'; '.join(stood_for)})"
+    legend = "; ".join(stood_for)
+    text = f"repeat {count} x: {'; '.join(parts)}" + (f"  ({legend})" if legend else "")
     block = tuple(_renamed(step, name).describe() for step in reps[0])
-    return Line(start + 1, start + size * count, text, count, block)
+    return Line(start + 1, start + size * count, text, count, block, legend)
 
 
 def _renamed(step: Step, name: dict[str, str]) -> Step:
