@@ -118,13 +118,13 @@ def findings_of(result: FuzzResult) -> list[Finding]:
             reproduced=bool(result.reproduced),
             needs_history=result.history_dependent,
             first_seen_s=result.first_failure_s if result.first_failure_s is not None else 0.0,
-            notes=["as found when the run was interrupted, not minimal"] if _cut(result) else [],
+            notes=(
+                ["as found when the run was interrupted, not minimal"]
+                if result.verdict == "interrupted"
+                else []
+            ),
         )
     ]
-
-
-def _cut(result: FuzzResult) -> bool:
-    return result.verdict == "interrupted"
 
 
 def claim_rows(result: FuzzResult, options: FuzzOptions) -> list[ClaimRow]:

@@ -103,12 +103,25 @@ def _shape(block: list[Step]) -> tuple[object, ...]:
     return tuple(shape)
 
 
-def _repetitions(steps: list[Step], ops: list[str], start: int, size: int, end: int) -> int:
+def _atom(step: Step) -> tuple[object, ...]:
+    """A step's shape without its connection names, to compare blocks before renaming."""
+    return (
+        step.op,
+        None if step.payload is None else _payload_shape(step.payload),
+        tuple(_payload_shape(p) for _, p in step.sends),
+        step.rcvbuf,
+        step.in_flight,
+    )
+
+
+def _repetitions(
+    steps: list[Step], atoms: list[tuple[object, ...]], start: int, size: int, end: int
+) -> int:
     """How many times ``steps[start:start+size]`` repeats back to back, from ``start``."""
     count, at = 1, start + size
     first: tuple[object, ...] | None = None
-    while at + size <= end and ops[at : at + size] == ops[start : start + size]:
-        # The operations are compared first: they rule out most blocks at C speed.
+    while at + size <= end and atoms[at : at + size] == atoms[start : start + size]:
+        # Shapes without names are compared first: they rule out most blocks at C speed.
         if first is None:
             first = _shape(steps[start : start + size])
         if _shape(steps[at : at + size]) != first:
@@ -118,11 +131,13 @@ def _repetitions(steps: list[Step], ops: list[str], start: int, size: int, end: 
     return count
 
 
-def _best_run(steps: list[Step], ops: list[str], start: int, end: int) -> tuple[int, int]:
+def _best_run(
+    steps: list[Step], atoms: list[tuple[object, ...]], start: int, end: int
+) -> tuple[int, int]:
     """The block size and repetitions of the run from ``start`` that covers most steps."""
     best_size, best_count = 1, 1
     for size in range(1, min(MAX_BLOCK, (end - start) // MIN_REPEATS) + 1):
-        count = _repetitions(steps, ops, start, size, end)
+        count = _repetitions(steps, atoms, start, size, end)
         if count >= MIN_REPEATS and size * count > best_size * best_count:
             best_size, best_count = size, count
     return best_size, best_count
@@ -221,11 +236,11 @@ def _renamed(step: Step, name: dict[str, str]) -> Step:
 def compress(steps: list[Step]) -> list[Line]:
     """The steps as lines: maximal runs of a repeated block folded, every other step its own."""
     lines: list[Line] = []
-    ops: list[str] = [step.op for step in steps]
+    atoms = [_atom(step) for step in steps]
     end = len(steps) - 1  # the last step stays visible
     at = 0
     while at < len(steps):
-        size, count = _best_run(steps, ops, at, end) if at < end else (1, 1)
+        size, count = _best_run(steps, atoms, at, end) if at < end else (1, 1)
         if count >= MIN_REPEATS:
             lines.append(_folded(steps, at, size, count))
             at += size * count
