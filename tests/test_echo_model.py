@@ -6,10 +6,10 @@ from hypothesis import strategies as st
 from echofuzz.model import (
     CROSSTALK_EVIDENCE,
     Ledger,
-    prefix_problem,
-    settled_problem,
     crosstalk_problem,
     first_difference,
+    prefix_problem,
+    settled_problem,
     unasked_end_problem,
 )
 from echofuzz.wire import generated_bytes

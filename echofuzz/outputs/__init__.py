@@ -1,1 +1,1 @@
-"""What a run leaves behind: the report, the printed summary, the reproduction script."""
+"""What a run leaves behind: the report, the printed summary, the HTML page, the script."""

@@ -12,31 +12,20 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+from echofuzz.outputs.steps_text import SHOWN_LINES, write_lines
 from echofuzz.result import CLAIMS, FuzzResult
 from echofuzz.vocabulary import Step
 
 PROG = "echofuzz"
-#: Steps printed in full; longer (history-dependent) reproductions are elided in the middle.
-SHOWN_STEPS = 120
+#: Lines printed in full; longer (history-dependent) reproductions are elided in the middle.
+SHOWN_STEPS = SHOWN_LINES
 #: Latencies printed (the report has them all).
 SHOWN_LATENCIES = 5
 
 
 def print_steps(steps: list[Step], out: TextIO) -> None:
-    """Numbered steps; a history's test cases are set apart, and a long one elided."""
-    numbered = list(enumerate(steps, 1))
-    if len(numbered) > SHOWN_STEPS:
-        head, tail = numbered[: SHOWN_STEPS // 2], numbered[-SHOWN_STEPS // 2 :]
-        skipped = len(numbered) - len(head) - len(tail)
-    else:
-        head, tail, skipped = numbered, [], 0
-    width = len(str(len(steps)))
-    for number, step in head:
-        out.write(f"  {number:>{width}}. {step.describe()}\n")
-    if skipped:
-        out.write(f"  {'':>{width}}  ... {skipped} more steps (all are in the report and script)\n")
-    for number, step in tail:
-        out.write(f"  {number:>{width}}. {step.describe()}\n")
+    """Numbered steps; repeated runs folded into one line, and a long listing elided."""
+    write_lines(steps, out)
 
 
 def describe_counts(result: FuzzResult) -> str:

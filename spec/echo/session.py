@@ -35,10 +35,10 @@ import trio
 
 from echofuzz.model import (
     Ledger,
-    prefix_problem,
-    settled_problem,
     crosstalk_problem,
     is_settled,
+    prefix_problem,
+    settled_problem,
     unasked_end_problem,
 )
 from echofuzz.wire import allowance, generated_bytes
