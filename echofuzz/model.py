@@ -228,3 +228,38 @@ def unasked_end_problem(name: str, ledger: Ledger) -> str | None:
     if not ledger.echoed_all():
         problem += f"; {len(ledger.received)} of {len(ledger.sent)} bytes had come back"
     return problem
+
+
+#: Bytes of a wrong run that must match later sent bytes to call it reordering.
+ORDER_EVIDENCE = 8
+
+
+def order_problem(name: str, ledger: Ledger) -> str | None:
+    """Claim 1, narrowed: the wrong bytes are the connection's own, sent later (reordering).
+
+    A server that sends its chunks back in the wrong order breaks the prefix
+    with bytes the client did send, only further on. Telling that apart from
+    corruption names the bug: an outbox kept as a stack, say, rather than a
+    queue. Bytes found only earlier in the stream are a repetition, not this.
+
+    >>> reordered = Ledger(bytearray(b"first chunk|second chunk|"))
+    >>> reordered.received += b"second chunk|first chunk|"
+    >>> order_problem("c1", reordered)
+    'c1: the bytes from byte 0 on came back out of order: they were sent from byte 12 on'
+    >>> mangled = Ledger(bytearray(b"first chunk|"), bytearray(b"FIRST chunk|"))
+    >>> order_problem("c1", mangled) is None
+    True
+    """
+    at = first_difference(ledger.sent, ledger.received)
+    if at is None or at >= len(ledger.sent):
+        return None
+    run = bytes(ledger.received[at : at + ORDER_EVIDENCE])
+    if len(run) < ORDER_EVIDENCE:
+        return None
+    later = ledger.sent.find(run, at + 1)
+    if later == -1:
+        return None
+    return (
+        f"{name}: the bytes from byte {at} on came back out of order: "
+        f"they were sent from byte {later} on"
+    )

@@ -28,15 +28,15 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from echofuzz.vocabulary import OPS
+from echofuzz.vocabulary import OPS, PAYLOAD_LIMIT
 
 MiB = 1 << 20
-#: The largest payload a user may ask for: bigger ones only measure the loopback's memory.
-PAYLOAD_LIMIT = 64 * MiB
 #: How long a server given as ``HOST:PORT`` may take to accept the first connection,
 #: and a spawned one (``--spawn``), when ``--startup-timeout`` is not given.
 ADDRESS_CONNECT_TIMEOUT = 3.0
 SPAWN_STARTUP_TIMEOUT = 15.0
+#: Connections an ordinary test case keeps open at once, unless the user declares otherwise.
+DEFAULT_MAX_CONNECTIONS = 6
 
 
 @dataclass
@@ -51,9 +51,11 @@ class FuzzOptions:
     seed: int | None = None
     deadline: float = 1.0
     max_payload: int = 4 * MiB
-    max_connections: int = 6
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
     steps_per_case: int = 30
     ops: frozenset[str] = frozenset(OPS)
+    #: The largest crowd (connections opened at once); 0: no crowds.
+    max_crowd: int = 1100
     #: Distinct findings after which a run stops (1: stop at the first, as a plain fuzzer does).
     max_bugs: int = 10
     #: None: ``SPAWN_STARTUP_TIMEOUT`` with --spawn, ``ADDRESS_CONNECT_TIMEOUT`` for HOST:PORT.
@@ -63,11 +65,22 @@ class FuzzOptions:
     #: Time budget for shrinking one failure (seconds).
     shrink_time: float = 60.0
     report: str | None = None
+    html: str | None = None
     repro: str = "echofuzz-repro.py"
     progress: bool = False
     #: Failures whose text contains one of these are known bugs: skipped, not reported,
     #: so that the campaign can look for the next one.
     ignore: tuple[str, ...] = field(default=())
+
+    def crowd_limit(self) -> int:
+        """The largest crowd: ``max_crowd``, within a declared ``max_connections``.
+
+        The default ``max_connections`` only keeps ordinary test cases small, so it is no
+        declaration that the server cannot take more; any other value is one.
+        """
+        if self.max_connections == DEFAULT_MAX_CONNECTIONS:
+            return self.max_crowd
+        return min(self.max_crowd, self.max_connections)
 
     def connect_timeout(self, spawned: bool) -> float:
         if self.startup_timeout is not None:
@@ -238,11 +251,21 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "max_connections",
         "--max-connections",
-        "connections open at once; 1 for a server that serves one client at a time",
+        "connections the server is declared to handle at once (ordinary steps keep at most this "
+        "many open; crowds keep within it when it is given); 1 for a server that serves one "
+        "client at a time",
         "N",
         positive_int,
     ),
     Option("steps_per_case", "--steps-per-case", "most steps in one test case", "N", positive_int),
+    Option(
+        "max_crowd",
+        "--max-crowd",
+        "the most connections a crowd step opens at once (within --max-connections, when that "
+        "is given)",
+        "N",
+        seed_number,
+    ),
     Option(
         "max_bugs",
         "--max-bugs",
@@ -275,6 +298,13 @@ OPTIONS: tuple[Option, ...] = (
         positive_seconds,
     ),
     Option("report", "--report", "write a JSON report here", "PATH", str),
+    Option(
+        "html",
+        "--html",
+        "write the conformance report here: one self-contained HTML page",
+        "PATH",
+        str,
+    ),
     Option("repro", "--repro", "where a failure's reproduction script goes", "PATH", str),
     Option(
         "replay",
@@ -341,7 +371,7 @@ def command_words(options: FuzzOptions) -> list[str]:
     """
     words: list[str] = []
     for option in OPTIONS:
-        if option.where == "plugin" or option.dest in ("report", "repro", "seed"):
+        if option.where == "plugin" or option.dest in ("report", "html", "repro", "seed"):
             continue
         if option.dest == "no_shrink":
             if not options.shrink:
@@ -353,6 +383,16 @@ def command_words(options: FuzzOptions) -> list[str]:
         if value is not None and value != getattr(DEFAULTS, option.dest):
             words += [option.flag, spell(option.dest, value)]
     return words
+
+
+def declared_behaviours(options: FuzzOptions) -> dict[str, str]:
+    """What the user told echofuzz the server does by design (the model allows it then)."""
+    declared = {}
+    if options.max_connections != DEFAULTS.max_connections:
+        declared["max connections"] = str(options.max_connections)
+    if options.ops != DEFAULTS.ops:
+        declared["operations"] = spell("ops", options.ops)
+    return declared
 
 
 def report_options(options: FuzzOptions) -> dict[str, object]:

@@ -136,6 +136,7 @@ def claim_of(reason: str) -> str:
         return "accepting"
     rules = (
         ("came back out of order", "order"),
+        ("crossed connections", "isolation"),
         ("came back on", "isolation"),
         ("after the client's half-close", "half_close"),
         ("although the client did not", "isolation"),

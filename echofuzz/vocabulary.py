@@ -32,6 +32,7 @@ Op = Literal[
     "burst",
     "slow_start",
     "slow_drain",
+    "crowd",
     "finish",
 ]
 OPS: tuple[Op, ...] = get_args(Op)
@@ -74,9 +75,14 @@ LIFECYCLE: dict[Op, Lifecycle] = {
     "close": Lifecycle(uses=True, closes=True),
     "reset": Lifecycle(uses=True, closes=True),
     "burst": Lifecycle(uses=True, on_sends=True),
+    "crowd": Lifecycle(opens=True, closes=True),
     "finish": Lifecycle(closes_all=True),
 }
 
+#: The largest payload one step may carry (64 MiB): bigger ones only measure loopback memory.
+PAYLOAD_LIMIT = 64 << 20
+#: The most connections one crowd step may open (a reproduction asking for more is refused).
+CROWD_LIMIT = 20_000
 #: Literal payloads up to this length are shown in full in reproductions.
 SHOWN_LITERAL = 24
 
@@ -136,6 +142,8 @@ class Payload:
         size, seed, salt = value.get("size"), value.get("seed"), value.get("salt", "")
         if not isinstance(size, int) or not isinstance(seed, int) or size < 0:
             raise ValueError(f"a generated payload needs a size and a seed, not {value!r}")
+        if size > PAYLOAD_LIMIT:
+            raise ValueError(f"a payload of {size} bytes is more than the {PAYLOAD_LIMIT} allowed")
         if not isinstance(salt, str):
             raise ValueError(f"a payload's salt is a string, not {salt!r}")
         return cls.generated(size, seed, salt)
@@ -150,8 +158,10 @@ class Step:
     payload: Payload | None = None
     sends: tuple[tuple[str, Payload], ...] = field(default=())
     rcvbuf: int = SLOW_READER_RCVBUF
-    #: For a reset: the connection is a slow reader, reset with its data in flight.
+    #: For a reset or a close: the connection is a slow reader, ended with its echo in flight.
     in_flight: bool = False
+    #: For a crowd: how many connections it opens at once.
+    count: int = 0
 
     @property
     def lifecycle(self) -> Lifecycle:
@@ -173,6 +183,12 @@ class Step:
             )
         if shape.on_sends != bool(self.sends):
             raise ValueError("a 'burst' step, and only it, has sends")
+        if self.in_flight and self.op not in ("close", "reset"):
+            raise ValueError(f"a {self.op!r} step has nothing in flight to end")
+        if (self.op == "crowd") != bool(self.count):
+            raise ValueError("a 'crowd' step, and only it, has a count")
+        if self.op == "crowd" and not 2 <= self.count <= CROWD_LIMIT:
+            raise ValueError(f"a crowd is 2 to {CROWD_LIMIT} connections, not {self.count}")
 
     def describe(self) -> str:
         """A readable line for reports, close to the Python a user would write."""
@@ -193,10 +209,17 @@ class Step:
         if self.op == "burst":
             parts = ", ".join(f"{c}: {p.describe()}" for c, p in self.sends)
             return f"at once: send {{{parts}}}; expect all echoes"
+        if self.op == "close" and self.in_flight:
+            return f"close {self.conn} without reading its echo, still in flight"
         if self.op == "reset" and self.in_flight:
             return f"reset {self.conn} (SO_LINGER 0) with its echo still in flight"
         if self.op == "finish":
             return "finish: half-close every connection, expect EOF; a new connection echoes"
+        if self.op == "crowd":
+            return (
+                f"crowd {self.conn}: open {self.count} connections at once; each echoes a line; "
+                f"close them"
+            )
         words = {
             "expect": "expect all echoes on {c}",
             "half_close": "half-close {c}; expect the rest of the echo, then EOF",
@@ -218,6 +241,8 @@ class Step:
             out["rcvbuf"] = self.rcvbuf
         if self.in_flight:
             out["in_flight"] = True
+        if self.count:
+            out["count"] = self.count
         return out
 
     @classmethod
@@ -237,12 +262,23 @@ class Step:
             raise ValueError("'sends' is a list of [conn, payload] pairs")
         sends = tuple((str(c), Payload.from_json(p)) for c, p in raw_sends)
         rcvbuf = value.get("rcvbuf", SLOW_READER_RCVBUF)
-        if not isinstance(rcvbuf, int):
+        if not isinstance(rcvbuf, int) or not 0 <= rcvbuf <= PAYLOAD_LIMIT:
             raise ValueError(f"rcvbuf is a number of bytes, not {rcvbuf!r}")
         in_flight = value.get("in_flight", False)
         if not isinstance(in_flight, bool):
             raise ValueError(f"in_flight is true or false, not {in_flight!r}")
-        return cls(op, conn=conn, payload=payload, sends=sends, rcvbuf=rcvbuf, in_flight=in_flight)
+        count = value.get("count", 0)
+        if not isinstance(count, int) or isinstance(count, bool):
+            raise ValueError(f"a crowd's count is a number of connections, not {count!r}")
+        return cls(
+            op,
+            conn=conn,
+            payload=payload,
+            sends=sends,
+            rcvbuf=rcvbuf,
+            in_flight=in_flight,
+            count=count,
+        )
 
 
 def steps_from_json(value: object) -> list[Step]:

@@ -35,6 +35,8 @@ ASSUMED_THROUGHPUT = 5_000_000
 BACK_PRESSURE_QUIET = 0.05
 #: Receive-buffer size a slow reader asks for, so that flow control bites early.
 SLOW_READER_RCVBUF = 4096
+#: Descriptors to ask for when the hard limit is unlimited.
+DESCRIPTORS_WANTED = 65536
 #: What the end-of-case probe sends on a fresh connection.
 PROBE = b"echofuzz probe\n"
 
@@ -61,6 +63,27 @@ def payload_bytes(payload: dict[str, object], conn: str) -> bytes:
     return generated_bytes(size, seed, str(payload.get("salt") or conn))
 
 
+def raise_descriptor_limit() -> int:
+    """Let this process open as many sockets as the hard limit allows; the new soft limit.
+
+    A crowd step opens a thousand connections and more; the client must not run
+    out of descriptors before the server under test does.
+    """
+    try:
+        import resource  # Unix only
+    except ImportError:
+        return 0
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard != resource.RLIM_INFINITY else max(soft, DESCRIPTORS_WANTED)
+    if wanted > soft:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        except (ValueError, OSError):
+            return soft
+        return wanted
+    return soft
+
+
 def allowance(deadline: float, nbytes: int) -> float:
     """Seconds to wait for ``nbytes`` to travel: the base deadline plus transfer time."""
     return deadline + nbytes / ASSUMED_THROUGHPUT
@@ -81,6 +104,7 @@ class ReplayConnection:
         self.changed = threading.Condition()
         self.reading = threading.Event()
         self.reading.set()
+        self.closed = False
         self.writer: threading.Thread | None = None
         self.write_error: str | None = None
         self.written = 0
@@ -100,6 +124,8 @@ class ReplayConnection:
     def _read(self) -> None:
         while True:
             self.reading.wait()
+            if self.closed:
+                return
             try:
                 data = self.sock.recv(65536)
             except OSError:
@@ -182,6 +208,7 @@ class ReplayConnection:
             raise Divergence(problem)
 
     def close(self, abortive: bool) -> None:
+        self.closed = True  # a paused reader, woken below, must not drain what is unread
         if abortive:
             with contextlib.suppress(OSError):
                 self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -232,7 +259,8 @@ def run_steps(
     def close(step: dict[str, object]) -> None:
         c = conns.pop(str(step["conn"]))
         try:
-            c.settle(deadline, until_eof=False)
+            if c.reading.is_set():  # not a slow reader: its echoes come back first
+                c.settle(deadline, until_eof=False)
         finally:
             c.close(abortive=False)
 
@@ -273,6 +301,25 @@ def run_steps(
         c.reading.set()
         c.settle(deadline, until_eof=False)
 
+    def crowd(step: dict[str, object]) -> None:
+        name, count = str(step["conn"]), step["count"]
+        assert isinstance(count, int)
+        raise_descriptor_limit()
+        members: list[ReplayConnection] = []
+        try:
+            for number in range(1, count + 1):
+                member = ReplayConnection(f"{name}.{number}", address, deadline)
+                members.append(member)
+            for number, member in enumerate(members, 1):
+                member.send(f"crowd {name} member {number}\n".encode(), deadline)
+            for member in members:
+                member.settle(deadline, until_eof=False)
+        except Divergence as exc:
+            raise Divergence(f"{name}: in a crowd of {count} connections: {exc}") from None
+        finally:
+            for member in members:
+                member.close(abortive=False)
+
     def finish(step: dict[str, object]) -> None:
         for name in list(conns):
             conns[name].reading.set()
@@ -292,6 +339,7 @@ def run_steps(
         "burst": burst,
         "slow_start": slow_start,
         "slow_drain": slow_drain,
+        "crowd": crowd,
         "finish": finish,
     }
     try:

@@ -1,8 +1,8 @@
 """The reference select-based echo server: the article's design, made correct.
 
 The architecture is the article's: every socket has a generator task, kept in a
-dict keyed by the socket, and a loop around ``select.select`` resumes the tasks
-whose sockets are ready. The differences are the bugs it fixes.
+dict keyed by the socket, and a loop around ``select`` resumes the tasks whose
+sockets are ready. The differences are the bugs it fixes.
 
 Design principles, and why:
 
@@ -10,7 +10,7 @@ Design principles, and why:
   loop can only wait for *readable*, and ``sendall`` on a non-blocking socket
   raises ``BlockingIOError`` as soon as a client reads slower than it writes.
   Here a task yields :attr:`Wait.READABLE` or :attr:`Wait.WRITABLE`, and the
-  loop passes each socket to the matching list of ``select``.
+  loop asks for each socket to become that.
 * **Flow control by not reading.** A connection task holds at most one chunk
   it owes the client. While it owes bytes it sends what the kernel accepts
   (``send`` may be partial), waiting for *writable* only when the kernel takes
@@ -36,9 +36,11 @@ Design principles, and why:
   ``print``. The one line ``listening on HOST:PORT`` is flushed once the socket
   listens; with ``--verbose`` there are log lines on stderr, else nothing.
 
-``select.select`` cannot watch descriptors numbered 1024 or more; that is far
-beyond the handful of connections this server is meant for, and keeping
-``select`` keeps the code next to the article's.
+The loop calls ``select.poll`` rather than the article's ``select.select``,
+which cannot watch descriptors numbered 1024 or more: a crowd of a thousand
+clients gets there, and the article's server dies of it (``ValueError:
+filedescriptor out of range in select()``). ``poll`` takes the same question
+-- these sockets, readable or writable? -- without that limit.
 
 Run it as ``python -m impl.select_echo --port N [--host H] [--verbose]``;
 ``--port 0`` lets the kernel pick a free port.
@@ -118,11 +120,15 @@ class Loop:
     def run(self) -> None:
         """Wait for ready sockets and resume their tasks, while we can accept."""
         while self.listener in self.tasks:
-            want_read = [s for s, wait in self.waits.items() if wait is Wait.READABLE]
-            want_write = [s for s, wait in self.waits.items() if wait is Wait.WRITABLE]
-            readable, writable, _ = select.select(want_read, want_write, [])
-            for sock in [*readable, *writable]:
-                # A socket appears at most once: it waits for one thing.
+            poller = select.poll()
+            sockets = {}
+            for sock, wait in self.waits.items():
+                poller.register(sock, select.POLLIN if wait is Wait.READABLE else select.POLLOUT)
+                sockets[sock.fileno()] = sock
+            for number, _ in poller.poll():
+                # A socket appears at most once: it waits for one thing. An error or a
+                # hang-up is reported as an event too; the task meets it as OSError.
+                sock = sockets[number]
                 if sock in self.tasks:
                     self.resume(sock)
 

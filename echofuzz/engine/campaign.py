@@ -62,6 +62,7 @@ from echofuzz.engine.targets import Target, TargetError, wait_until_accepting
 from echofuzz.options import FuzzOptions
 from echofuzz.result import ORACLE_DID, Failure, Finding, FuzzResult, claim_of, is_stall
 from echofuzz.vocabulary import OPS, Payload, Step
+from echofuzz.wire import raise_descriptor_limit
 
 #: Test cases remembered for explaining a failure that needs history (the most recent ones).
 HISTORY_CASES = 1000
@@ -308,6 +309,7 @@ class Campaign:
         """Start the target and the oracle, fuzz, and stop everything again."""
         result = FuzzResult("pass", self.target.description, self.options.seed)
         self.started = time.monotonic()
+        raise_descriptor_limit()  # before the server starts: it inherits the limit too
         self.target.start()
         try:
             with TrioThread() as portal:

@@ -219,10 +219,16 @@ class ClientConnection:
         except trio.ClosedResourceError:
             pass  # closed by this client while waiting; not the server's doing
 
-    def start_send(self, data: bytes) -> memoryview:
-        """Record ``data`` as sent and write what fits now; the part still to write."""
+    def start_send(self, data: bytes, reader: bool = True) -> memoryview:
+        """Record ``data`` as sent and write what fits now; the part still to write.
+
+        ``reader=False`` leaves the echo to ``poll``: for a short line a crowd
+        member sends, whose echo cannot deadlock against the write, a reader
+        task per member would only cost a thousand tasks.
+        """
         self.ledger.sent += data  # before writing: nothing can echo back sooner
-        self.ensure_reader()
+        if reader:
+            self.ensure_reader()
         return self._write_now(memoryview(data))
 
     async def finish_send(self, rest: memoryview, timeout: float) -> str | None:

@@ -48,13 +48,25 @@ import trio
 from echofuzz.engine.client import ClientConnection, Pulse, describe_os_error
 from echofuzz.engine.oracle import paired_connection
 from echofuzz.engine.portal import TrioThread
-from echofuzz.model import Ledger, prefix_problem, settled_problem
+from echofuzz.model import (
+    Ledger,
+    crosstalk_problem,
+    order_problem,
+    prefix_problem,
+    settled_problem,
+    unasked_end_problem,
+)
 from echofuzz.vocabulary import Payload, Step
 from echofuzz.wire import BACK_PRESSURE_QUIET, PROBE, allowance
 
 #: The oracle's wait bound is this many times the target's, and at least ORACLE_FLOOR s.
 ORACLE_SLACK = 5.0
 ORACLE_FLOOR = 30.0
+#: A connect may always take this long: a listen backlog that is full drops the SYN, and
+#: TCP sends it again after 1 s and after 3 s; the deadline is not a connect's measure.
+SYN_RETRIES_WITHIN = 3.5
+#: A crowd's connections are opened this many at a time (within a listen backlog of 128).
+CROWD_BATCH = 100
 #: A stall is confirmed for this many deadlines, and at least PATIENCE_FLOOR s.
 PATIENCE_FACTOR = 10.0
 PATIENCE_FLOOR = 10.0
@@ -126,6 +138,8 @@ class DifferentialExecutor:
         #: Waits that took longer than their deadline but ended within the patience.
         self.latencies: list[str] = []
         self.pairs: dict[str, ConnectionPair] = {}
+        #: Every target connection's ledger, closed ones too: where crossed bytes came from.
+        self.ledgers: dict[str, Ledger] = {}
         #: Fired by every connection of this executor when its ledger changes.
         self.changes = Pulse()
         self._dispatch: dict[str, Callable[[Step], Awaitable[list[str]]]] = {
@@ -139,6 +153,7 @@ class DifferentialExecutor:
             "burst": self._burst,
             "slow_start": self._slow_start,
             "slow_drain": self._slow_drain,
+            "crowd": self._crowd,
             "finish": self._finish,
         }
 
@@ -183,8 +198,9 @@ class DifferentialExecutor:
         """The target's half of a connect, with patience: a dropped SYN is retried by TCP."""
         started = trio.current_time()
         limit = self._limit(0)
+        waits = max(limit, SYN_RETRIES_WITHIN) + self.patience
         conn = await ClientConnection.finish_connect(
-            name, sock, self.portal.nursery, limit + self.patience, reading, self.changes
+            name, sock, self.portal.nursery, waits, reading, self.changes
         )
         if not isinstance(conn, str):
             self._late(name, "the connect", trio.current_time() - started, limit)
@@ -215,15 +231,23 @@ class DifferentialExecutor:
             pair.oracle.poll()
             if prefix_problem(name, pair.oracle.ledger) or pair.oracle.ledger.remote != "open":
                 raise OracleFailure(f"{name}: the oracle broke the model: {pair.oracle.ledger}")
-            problem = prefix_problem(name, pair.target.ledger)
-            if problem is None and pair.target.ledger.remote != "open":
-                how = "reset" if pair.target.ledger.remote == "reset" else "closed"
-                problem = f"{name}: the server {how} the connection although the client did not"
+            problem = self._wrong_bytes(name, pair.target.ledger)
+            if problem is None:
+                problem = unasked_end_problem(name, pair.target.ledger)
             if problem is None and pair.target.write_error is not None:
                 problem = f"{name}: sending failed: {pair.target.write_error}"
             if problem is not None:
                 problems.append(problem)
         return problems
+
+    def _wrong_bytes(self, name: str, ledger: Ledger) -> str | None:
+        """Claim 1's verdict, and claim 4's when the wrong bytes are another connection's."""
+        problem = prefix_problem(name, ledger)
+        if problem is None:
+            return None
+        return (
+            crosstalk_problem(name, ledger, self.ledgers) or order_problem(name, ledger) or problem
+        )
 
     async def _open(self, name: str, rcvbuf: int = 0, reading: bool = True) -> list[str]:
         # Both handshakes start before either is waited for; waiting for them one
@@ -251,6 +275,7 @@ class DifferentialExecutor:
             oracle.close()
             return [f"{name}: {target}"]
         self.pairs[name] = ConnectionPair(target, oracle)
+        self.ledgers[name] = target.ledger
         return []
 
     def _start_oracle(self, rcvbuf: int) -> socket.socket | str:
@@ -327,8 +352,10 @@ class DifferentialExecutor:
             pair = self.pairs[name]
             if settled_problem(name, pair.oracle.ledger, until_eof):
                 raise OracleFailure(settled_problem(name, pair.oracle.ledger, until_eof))
-            problem = settled_problem(name, pair.target.ledger, until_eof) or compare(
-                name, pair.target.ledger, pair.oracle.ledger
+            problem = (
+                self._wrong_bytes(name, pair.target.ledger)
+                or settled_problem(name, pair.target.ledger, until_eof)
+                or compare(name, pair.target.ledger, pair.oracle.ledger)
             )
             if problem is not None:
                 problems.append(problem)
@@ -357,7 +384,13 @@ class DifferentialExecutor:
         return problems
 
     async def _close(self, step: Step) -> list[str]:
-        problems = await self._settle([step.conn], until_eof=False)
+        """FIN once the echoes are back; a slow reader closes with its echo unread.
+
+        Closing with unread data makes the client's kernel answer the server's
+        next segment with RST: a client that gave up reading, as real ones do.
+        """
+        slow = self.pairs[step.conn].slow
+        problems = [] if slow else await self._settle([step.conn], until_eof=False)
         self.pairs.pop(step.conn).close(abortive=False)
         return problems
 
@@ -409,6 +442,85 @@ class DifferentialExecutor:
         pair.oracle.resume_reading()
         pair.slow = False
         return await self._settle([step.conn], until_eof=False)
+
+    async def _crowd(self, step: Step) -> list[str]:
+        """Many idle connections at once; each must still echo; then all close.
+
+        Descriptor limits (``select``'s 1,024, ``ulimit -n``, a thread per
+        connection) are reached only by many connections, never by a handful.
+        The connections are opened in batches that a listen backlog of 128
+        takes whole, each member echoing a first line before the next batch
+        (so the backlog never overflows; a smaller one drops SYNs, which TCP
+        retries); once all are open, each must echo a second line, and only
+        then does any close. Target only: a count of connections needs no oracle to judge,
+        and the model judges each one's echo.
+        """
+        crowd: list[ClientConnection] = []
+        try:
+            for start in range(0, step.count, CROWD_BATCH):
+                socks: list[socket.socket] = []
+                for number in range(start, min(step.count, start + CROWD_BATCH)):
+                    opening = ClientConnection.start_connect(self.target)
+                    if isinstance(opening, str):
+                        return [self._crowd_problem(step, number, opening)]
+                    socks.append(opening)
+                batch: list[ClientConnection] = []
+                for offset, sock in enumerate(socks):
+                    conn = await self._connected(f"{step.conn}.{start + offset + 1}", sock)
+                    if isinstance(conn, str):
+                        for unused in socks[offset + 1 :]:
+                            unused.close()
+                        return [self._crowd_problem(step, start + offset, conn)]
+                    crowd.append(conn)
+                    batch.append(conn)
+                # Each member's first echo shows the server took it: the next batch
+                # then finds the listen backlog empty, not overflowing.
+                problem = await self._crowd_echoes(step, batch, start, "hello")
+                if problem is not None:
+                    return [problem]
+            problem = await self._crowd_echoes(step, crowd, 0, "still here")
+            return [] if problem is None else [problem]
+        finally:
+            for conn in crowd:
+                conn.close()
+
+    async def _crowd_echoes(
+        self, step: Step, members: list[ClientConnection], first: int, word: str
+    ) -> str | None:
+        """Each member sends a line and must get it back; the first problem, or None."""
+        for number, conn in enumerate(members, first + 1):
+            line = f"crowd {step.conn} member {number}: {word}\n".encode()
+            unsent = conn.start_send(line, reader=False)
+            if unsent or conn.write_error is not None:
+                problem = conn.write_error or "the line did not fit the socket buffer"
+                return self._crowd_problem(step, number - 1, problem)
+        began = trio.current_time()
+        limit = self._limit(0)
+        pending = members
+        with trio.move_on_after(limit + self.patience):
+            while pending:
+                for conn in pending:
+                    conn.poll()
+                pending = [conn for conn in pending if not conn.settled(until_eof=False)]
+                if pending:  # readers only for the few whose echo is not back yet
+                    for conn in pending:
+                        conn.ensure_reader()
+                    await self.changes.wait()
+        self._late(step.conn, "the crowd's echoes", trio.current_time() - began, limit)
+        for number, conn in enumerate(members, first):
+            verdict = prefix_problem(conn.name, conn.ledger) or settled_problem(
+                conn.name, conn.ledger, until_eof=False
+            )
+            if verdict is not None:
+                return self._crowd_problem(step, number, verdict.split(": ", 1)[-1])
+        return None
+
+    @staticmethod
+    def _crowd_problem(step: Step, number: int, problem: str) -> str:
+        return (
+            f"{step.conn}: in a crowd of {step.count} connections, connection {number + 1}: "
+            f"{problem}"
+        )
 
     async def _finish(self, step: Step) -> list[str]:
         """End of a test case: every connection half-closes cleanly; a new one still echoes."""

@@ -19,9 +19,9 @@ import itertools
 from typing import Protocol
 
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
 
-from echofuzz.options import FuzzOptions
+from echofuzz.options import DEFAULT_MAX_CONNECTIONS, FuzzOptions
 from echofuzz.vocabulary import Payload, Step
 
 
@@ -77,6 +77,8 @@ def payloads(max_size: int) -> st.SearchStrategy[Payload]:
     return st.one_of(literal, every, generated)
 
 
+#: One test case in this many may open a crowd.
+CROWD_ONE_IN = 10
 #: Up to this many open connections, burst members are drawn from a precomputed table.
 TABLE_LIMIT = 6
 
@@ -180,11 +182,14 @@ class EchoMachine(RuleBasedStateMachine):
         name = self.open.pop(pick % len(self.open))
         self._record(Step("half_close", conn=name))
 
-    @precondition(lambda self: self._enabled("close") and self.open)
+    @precondition(lambda self: self._enabled("close") and (self.open or self.slow))
     @rule(pick=PICK)
     def close(self, pick: int) -> None:
-        name = self.open.pop(pick % len(self.open))
-        self._record(Step("close", conn=name))
+        both = self.open + self.slow
+        name = both[pick % len(both)]
+        slow = name in self.slow
+        (self.slow if slow else self.open).remove(name)
+        self._record(Step("close", conn=name, in_flight=slow))
 
     @precondition(lambda self: self._enabled("reset") and (self.open or self.slow))
     @rule(pick=PICK)
@@ -234,6 +239,31 @@ class EchoMachine(RuleBasedStateMachine):
         name = self.slow.pop(pick % len(self.slow))
         self._record(Step("slow_drain", conn=name))
         self.open.append(name)
+
+    def _crowd_top(self) -> int:
+        """The largest crowd now: within the declared limit, less what is already open."""
+        options = self.campaign.options
+        top = options.crowd_limit()
+        if options.max_connections != DEFAULT_MAX_CONNECTIONS:  # declared: what is open counts
+            top -= len(self.open) + len(self.slow)
+        return top
+
+    @initialize(data=st.data())
+    def maybe_a_crowd(self, data: st.DataObject) -> None:
+        """One test case in ``CROWD_ONE_IN`` opens with a crowd.
+
+        A crowd costs as much as a hundred ordinary steps; drawn as often as
+        they are, it would be most of every run. It comes first, so that a
+        known bug met later in the case cannot hide what the crowd shows.
+        """
+        if not self._enabled("crowd") or self._crowd_top() < 2:
+            return
+        if data.draw(st.integers(0, CROWD_ONE_IN - 1), label="crowd or not") != 0:
+            return
+        top = self._crowd_top()
+        # The largest crowd often (descriptor limits bite near the top), any size sometimes.
+        count = data.draw(st.one_of(st.just(top), st.integers(2, top)), label="crowd size")
+        self._record(Step("crowd", conn=self._next_conn_name(), count=count))
 
     def teardown(self) -> None:
         self.steps.append(Step("finish"))

@@ -36,6 +36,8 @@ MAX_REPLAYS = 120
 MAX_SECONDS = 60.0
 #: Replays the final reproduction must fail in a row to be reported.
 CONFIRMATIONS = 3
+#: Characters of a cause of death that tell one crash from another.
+CAUSE_CHARACTERS = 60
 #: Descents at most, each from the last confirmed candidate (at first, the original steps).
 SEARCHES = 3
 
@@ -43,14 +45,28 @@ SEARCHES = 3
 def signature(reason: str) -> str:
     """What makes two failures the same bug, independent of sizes and names.
 
+    A dead server's is its cause of death with the numbers blanked but an
+    errno's, cut short: what a runtime printed varies in addresses and sizes,
+    not in the kind of error.
+
     >>> signature("c3: got 10 of 20 bytes back; the connection is still open")
     'c: got # of # bytes back; the connection is still open'
     >>> signature("the server exited with status 1: ConnectionResetError: [Errno 104] reset")
-    'the server exited with status #: ConnectionResetError'
+    'the server died: ConnectionResetError: [Errno 104] reset'
+    >>> signature("the server exited with status 1: Error: read ECONNRESET (code ECONNRESET)")
+    'the server died: Error: read ECONNRESET (code ECONNRESET)'
     """
-    died = re.match(r"(the server exited with status \d+: [\w.]+)", reason)
-    text = died.group(1) if died else reason
-    text = re.sub(r"\bc\d+(?:\.\d+)?\b", "c", text)  # c3, and c3.2 in a joined history
+    died = re.match(
+        r"the server (?:exited with status -?\d+|was killed by [\w ()]+?)(?:: (.*))?$", reason
+    )
+    if died:
+        cause = died.group(1) or ""
+        errno = re.search(r"\[Errno (\d+)\]", cause)
+        cause = re.sub(r"0x[0-9a-f]+|\d+", "#", cause)
+        if errno:
+            cause = cause.replace("[Errno #]", f"[Errno {errno.group(1)}]", 1)
+        return f"the server died: {cause[:CAUSE_CHARACTERS]}".rstrip()
+    text = re.sub(r"\bc\d+(?:\.\d+)?\b", "c", reason)  # c3, and c3.2 in a joined history
     text = re.sub(r"b'(?:[^'\\]|\\.)*'|b\"(?:[^\"\\]|\\.)*\"", "b'...'", text)
     return re.sub(r"\d+(\.\d+)?", "#", text)
 
@@ -114,6 +130,27 @@ def smaller_payloads(payload: Payload) -> list[Payload]:
     if len(data) <= 1:
         return []
     return [Payload.literal(data[: len(data) // 2]), Payload.literal(data[len(data) // 2 :])]
+
+
+def smaller_counts(count: int) -> list[int]:
+    """Smaller crowds to try, smallest first, closing in on ``count`` by halves.
+
+    A descriptor limit is a threshold: a crowd fails from some size on, so the
+    candidates step towards ``count`` (half of it, three quarters, ...), and the
+    shrunk reproduction says how many connections it took.
+
+    >>> smaller_counts(100)
+    [50, 75, 88, 94, 97, 99]
+    >>> smaller_counts(2)
+    []
+    """
+    out: list[int] = []
+    gap = count // 2
+    while gap >= 1 and count - gap >= 2:
+        if count - gap not in out:
+            out.append(count - gap)
+        gap //= 2
+    return out
 
 
 def shrink(
@@ -242,6 +279,13 @@ def _search(
                 accept(candidate, got)
                 progress = True
         for index, step in enumerate(best):
+            for fewer in smaller_counts(step.count):
+                candidate = [*best[:index], replace(step, count=fewer), *best[index + 1 :]]
+                got = still_fails(candidate)
+                if got is not None:
+                    accept(candidate, got)
+                    progress = True
+                    break
             if step.payload is None:
                 continue
             for smaller in smaller_payloads(step.payload):

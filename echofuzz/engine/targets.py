@@ -20,7 +20,6 @@ import collections
 import contextlib
 import os
 import random
-import re
 import shlex
 import signal
 import socket
@@ -31,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO, Protocol
 
+from echofuzz.engine.last_words import cause_of_death, killed_by
 from echofuzz.options import ADDRESS_CONNECT_TIMEOUT, SPAWN_STARTUP_TIMEOUT
 
 #: How long a stopping server gets between SIGTERM and SIGKILL.
@@ -41,8 +41,6 @@ PORT_TRIES = 50
 BIND_RETRIES = 3
 #: Lines of a spawned server's output kept for error messages.
 KEPT_LINES = 40
-#: A line that names an exception, as the last line of a traceback does.
-EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt|Group)\b")
 #: Characters of a dead server's last line shown in a reason.
 SHOWN_LAST_WORDS = 200
 
@@ -184,17 +182,10 @@ class ServerProcess:
         return self.process.poll() is None
 
     def last_words(self) -> str:
-        """The line that best says why it died: an exception line, else the last line."""
+        """The line that best says why it died, whatever its language (``last_words``)."""
         for thread in self.drains:
             thread.join(0.5)  # let the last words arrive
-        for lines in (self.stderr, self.stdout):
-            text = [line.strip(" |+-") for line in lines if re.search(r"[A-Za-z]", line)]
-            for line in reversed(text):
-                if EXCEPTION_LINE.match(line):
-                    return line
-            if text:
-                return text[-1]
-        return ""
+        return cause_of_death(list(self.stderr), list(self.stdout))
 
     def kill(self) -> None:
         """Stop it and every process in its session, then close its pipes."""
@@ -305,7 +296,13 @@ class SpawnedTarget:
         said = server.last_words()
         if len(said) > SHOWN_LAST_WORDS:
             said = said[:SHOWN_LAST_WORDS] + "..."
-        return f"exited with status {server.process.returncode}" + (f": {said}" if said else "")
+        code = server.process.returncode
+        how = (
+            f"was {killed_by(code)}"
+            if code < 0 and killed_by(code)
+            else f"exited with status {code}"
+        )
+        return how + (f": {said}" if said else "")
 
     def ensure_running(self, force_restart: bool = False) -> bool:
         if not force_restart and self._current is not None and self._current.alive():

@@ -56,7 +56,15 @@ try:
         parse_address,
     )
     from echofuzz.frontends.interrupts import InterruptGuard
-    from echofuzz.options import DEFAULTS, OPTIONS, FuzzOptions, help_text, options_from
+    from echofuzz.options import (
+        DEFAULTS,
+        OPTIONS,
+        FuzzOptions,
+        declared_behaviours,
+        help_text,
+        options_from,
+    )
+    from echofuzz.outputs.html import html_report, write_html
     from echofuzz.outputs.report import (
         Reproduction,
         ReproductionError,
@@ -187,6 +195,8 @@ def parse_invocation(argv: Sequence[str]) -> Invocation:
     options = options_from(values, seed=seed, progress=sys.stderr.isatty())
     target = make_target(args.address, args.spawn, options)
     report = writable_path("--report", args.report) if args.report else None
+    if args.html:
+        writable_path("--html", args.html)
     repro = writable_path("--repro", args.repro) if args.repro else None
     if repro is None and replay is None:
         repro = Path(DEFAULTS.repro)  # in the working directory, named as the user sees it
@@ -225,6 +235,10 @@ def write_outputs(invocation: Invocation, result: FuzzResult) -> Written:
                 invocation.report,
                 report_text(result, invocation.options, written.repro, invocation.rerun),
             )
+        options = invocation.options
+        if options.html is not None:
+            page = html_report(result, options, declared_behaviours(options))
+            write_html(Path(options.html).expanduser(), page)
     except OSError as exc:
         written.error = f"cannot write {exc.filename or 'an output file'}: {exc.strerror or exc}"
     return written

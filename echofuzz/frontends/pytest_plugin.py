@@ -343,6 +343,13 @@ class EchoFuzzItem(pytest.Item):
             write_atomically(
                 path, report_text(result, options, first_repro, settings.command(self.shard))
             )
+        if options.html is not None:
+            from echofuzz.options import declared_behaviours
+            from echofuzz.outputs.html import html_report, write_html
+
+            page = html_report(result, options, declared_behaviours(options))
+            invocation_dir = self.config.invocation_params.dir
+            write_html(settings.per_shard(invocation_dir / options.html, self.shard), page)
         return repros
 
     def repr_failure(

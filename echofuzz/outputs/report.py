@@ -21,6 +21,7 @@ echofuzz.outputs.report.ReproductionError: inline: step 1, send(c1, b'x'): c1 is
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,8 +116,17 @@ def parse_reproduction(value: object, origin: str) -> Reproduction:
                 f"{origin} is a report without a reproduction (verdict {verdict!r})"
             )
         options = value.get("options")
-        if isinstance(options, dict) and isinstance(options.get("deadline"), (int, float)):
-            deadline = float(options["deadline"])
+        if isinstance(options, dict) and "deadline" in options:
+            given = options["deadline"]
+            if (
+                isinstance(given, bool)
+                or not isinstance(given, (int, float))
+                or not (math.isfinite(given) and given > 0)
+            ):
+                raise ReproductionError(
+                    f"{origin}: its deadline is a positive number of seconds, not {given!r}"
+                )
+            deadline = float(given)
         if isinstance(value.get("reason"), str):
             reason = value["reason"]
         value = value["reproduction"]
