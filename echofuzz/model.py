@@ -111,12 +111,44 @@ def is_settled(ledger: Ledger, until_eof: bool) -> bool:
     return not until_eof and ledger.echoed_all()
 
 
-def settled_problem(name: str, ledger: Ledger, until_eof: bool) -> str | None:
-    """Claims 2 and 3 once waiting is over: every byte back; EOF exactly when asked for."""
+#: What a server does when its client half-closes: ``echo`` (the model's claim 3: the rest of
+#: the echo, then FIN) or ``close`` (declared by the user: it may close at once, with echo owed).
+HalfClose = Literal["echo", "close"]
+
+
+def settled_problem(
+    name: str, ledger: Ledger, until_eof: bool, half_close: HalfClose = "echo"
+) -> str | None:
+    """Claims 2 and 3 once waiting is over: every byte back; EOF exactly when asked for.
+
+    With ``half_close="close"`` (a server declared to close on the client's
+    half-close, as Twisted's ``wire.Echo`` does) the echo after a half-close
+    may stop short, but what came back must still be a prefix, and the server
+    must have ended the connection.
+
+    >>> dropped = Ledger(bytearray(b"hello"), bytearray(b"he"), "eof")
+    >>> print(settled_problem("c1", dropped, until_eof=True))  # doctest: +NORMALIZE_WHITESPACE
+    c1: the server closed the connection right after the client's half-close, dropping 3
+    bytes it owed; if that is by design, rerun with --half-close close
+    >>> settled_problem("c1", dropped, until_eof=True, half_close="close") is None
+    True
+    """
     problem = prefix_problem(name, ledger)
     if problem:
         return problem
+    if until_eof and half_close == "close":
+        if ledger.remote == "open":
+            return f"{name}: after the client's half-close the server did not close the connection"
+        return None
     if not ledger.echoed_all():
+        owed = len(ledger.sent) - len(ledger.received)
+        if until_eof and ledger.remote != "open":
+            how = "closed" if ledger.remote == "eof" else "reset"
+            return (
+                f"{name}: the server {how} the connection right after the client's half-close, "
+                f"dropping {owed} bytes it owed; "
+                "if that is by design, rerun with --half-close close"
+            )
         return (
             f"{name}: got {len(ledger.received)} of {len(ledger.sent)} bytes back; "
             f"{_ENDING[ledger.remote]}"
@@ -235,7 +267,10 @@ ORDER_EVIDENCE = 8
 
 
 def order_problem(name: str, ledger: Ledger) -> str | None:
-    """Claim 1, narrowed: the wrong bytes are the connection's own, sent later (reordering).
+    """Claim 1, narrowed: the wrong bytes are the connection's own, sent later.
+
+    Reordering, when the bytes passed over (a chunk's worth at least) come
+    back afterwards; a drop, when they do not, or are only a byte or two.
 
     A server that sends its chunks back in the wrong order breaks the prefix
     with bytes the client did send, only further on. Telling that apart from
@@ -249,6 +284,10 @@ def order_problem(name: str, ledger: Ledger) -> str | None:
     >>> mangled = Ledger(bytearray(b"first chunk|"), bytearray(b"FIRST chunk|"))
     >>> order_problem("c1", mangled) is None
     True
+    >>> dropped = Ledger(bytearray(b"abc-defghijklmnop"), bytearray(b"abcdefghijklmnop"))
+    >>> order_problem("c1", dropped)
+    'c1: bytes 3-3 never came back: the echo goes on from byte 4'
+
     """
     at = first_difference(ledger.sent, ledger.received)
     if at is None or at >= len(ledger.sent):
@@ -259,6 +298,10 @@ def order_problem(name: str, ledger: Ledger) -> str | None:
     later = ledger.sent.find(run, at + 1)
     if later == -1:
         return None
+    skipped = bytes(ledger.sent[at : min(later, at + ORDER_EVIDENCE)])
+    if later - at < ORDER_EVIDENCE or skipped not in ledger.received[at + 1 :]:
+        # The bytes passed over have not come back at all: dropped, not reordered.
+        return f"{name}: bytes {at}-{later - 1} never came back: the echo goes on from byte {later}"
     return (
         f"{name}: the bytes from byte {at} on came back out of order: "
         f"they were sent from byte {later} on"

@@ -28,6 +28,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from echofuzz.model import HalfClose
 from echofuzz.vocabulary import OPS, PAYLOAD_LIMIT
 
 MiB = 1 << 20
@@ -54,6 +55,9 @@ class FuzzOptions:
     max_connections: int = DEFAULT_MAX_CONNECTIONS
     steps_per_case: int = 30
     ops: frozenset[str] = frozenset(OPS)
+    #: What the server does on a client's half-close, by design: "echo" (the rest, then FIN)
+    #: or "close" (it may close at once, with echo owed; what came back must be a prefix).
+    half_close: HalfClose = "echo"
     #: The largest crowd (connections opened at once); 0: no crowds.
     max_crowd: int = 1100
     #: Distinct findings after which a run stops (1: stop at the first, as a plain fuzzer does).
@@ -165,6 +169,14 @@ def operations(text: str) -> frozenset[str]:
     return frozenset(chosen | {"finish"})
 
 
+def half_close_choice(text: str) -> HalfClose:
+    if text == "echo":
+        return "echo"
+    if text == "close":
+        return "close"
+    raise argparse.ArgumentTypeError(f"expected echo or close, got {text!r}")
+
+
 def database_spec(text: str) -> str:
     """``none``, a directory, or a Redis URL; opened (and checked further) by the engine."""
     if not text.strip():
@@ -258,6 +270,14 @@ OPTIONS: tuple[Option, ...] = (
         positive_int,
     ),
     Option("steps_per_case", "--steps-per-case", "most steps in one test case", "N", positive_int),
+    Option(
+        "half_close",
+        "--half-close",
+        "what the server does on a client's half-close, by design: echo (the rest of the "
+        "echo, then FIN) or close (it may close at once, dropping echo it owed)",
+        "echo|close",
+        half_close_choice,
+    ),
     Option(
         "max_crowd",
         "--max-crowd",
@@ -392,6 +412,8 @@ def declared_behaviours(options: FuzzOptions) -> dict[str, str]:
         declared["max connections"] = str(options.max_connections)
     if options.ops != DEFAULTS.ops:
         declared["operations"] = spell("ops", options.ops)
+    if options.half_close != DEFAULTS.half_close:
+        declared["half-close"] = options.half_close
     return declared
 
 
@@ -405,4 +427,5 @@ def report_options(options: FuzzOptions) -> dict[str, object]:
         "steps_per_case": options.steps_per_case,
         "ops": [op for op in CHOOSABLE_OPS if op in options.ops],
         "shrink": options.shrink,
+        "half_close": options.half_close,
     }

@@ -136,6 +136,7 @@ def claim_of(reason: str) -> str:
         return "accepting"
     rules = (
         ("came back out of order", "order"),
+        ("never came back: the echo goes on", "intact"),
         ("crossed connections", "isolation"),
         ("came back on", "isolation"),
         ("after the client's half-close", "half_close"),

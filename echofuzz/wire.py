@@ -26,7 +26,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from echofuzz.model import Ledger, RemoteState, settled_problem
+from echofuzz.model import HalfClose, Ledger, RemoteState, settled_problem
 
 #: Bytes per second a correct server is assumed to sustain on loopback, used to
 #: stretch deadlines for large payloads (deliberately pessimistic).
@@ -186,7 +186,7 @@ class ReplayConnection:
                 time.sleep(min(BACK_PRESSURE_QUIET, max(0.0, limit - time.monotonic())))
                 return
 
-    def settle(self, deadline: float, until_eof: bool) -> None:
+    def settle(self, deadline: float, until_eof: bool, half_close: HalfClose = "echo") -> None:
         """Wait for every echo (and EOF if asked), then judge what came back by the model."""
         self.reading.set()
         limit = time.monotonic() + allowance(deadline, len(self.ledger.sent))
@@ -203,7 +203,7 @@ class ReplayConnection:
 
         with self.changed:
             self.changed.wait_for(done, max(0.0, limit - time.monotonic()))
-            problem = settled_problem(self.name, self.ledger, until_eof)
+            problem = settled_problem(self.name, self.ledger, until_eof, half_close)
         if problem is not None:
             raise Divergence(problem)
 
@@ -222,9 +222,15 @@ class ReplayConnection:
 
 
 def run_steps(
-    address: tuple[str, int], steps: list[dict[str, object]], deadline: float
+    address: tuple[str, int],
+    steps: list[dict[str, object]],
+    deadline: float,
+    half_close: HalfClose = "echo",
 ) -> str | None:
-    """Run ``steps`` (their JSON form) against ``address``; the first divergence, or None."""
+    """Run ``steps`` (their JSON form) against ``address``; the first divergence, or None.
+
+    ``half_close`` is what the server was declared to do on a client's half-close.
+    """
     conns: dict[str, ReplayConnection] = {}
 
     def conn(step: dict[str, object]) -> ReplayConnection:
@@ -245,14 +251,14 @@ def run_steps(
     def expect(step: dict[str, object]) -> None:
         conn(step).settle(deadline, until_eof=False)
 
-    def half_close(step: dict[str, object]) -> None:
+    def end_writing(step: dict[str, object]) -> None:
         c = conns.pop(str(step["conn"]))
         try:
             try:
                 c.sock.shutdown(socket.SHUT_WR)
             except OSError as exc:
                 raise Divergence(f"{c.name}: half-close failed: {exc}") from None
-            c.settle(deadline, until_eof=True)
+            c.settle(deadline, until_eof=True, half_close=half_close)
         finally:
             c.close(abortive=False)
 
@@ -323,16 +329,20 @@ def run_steps(
     def finish(step: dict[str, object]) -> None:
         for name in list(conns):
             conns[name].reading.set()
-            half_close({"conn": name})
+            end_writing({"conn": name})
         connect({"conn": "probe"})
         conns["probe"].send(PROBE, deadline)
-        half_close({"conn": "probe"})
+        if half_close == "close":  # declared to close at once: ask for the echo first
+            conns["probe"].settle(deadline, until_eof=False)
+            conns.pop("probe").close(abortive=False)
+        else:
+            end_writing({"conn": "probe"})
 
     dispatch: dict[str, Callable[[dict[str, object]], None]] = {
         "connect": connect,
         "send": send,
         "expect": expect,
-        "half_close": half_close,
+        "half_close": end_writing,
         "close": close,
         "reset": reset,
         "connect_reset": connect_reset,
@@ -367,6 +377,7 @@ def main(
     argv: list[str] | None = None,
     steps: list[dict[str, object]] | None = None,
     deadline: float | None = None,
+    half_close: HalfClose = "echo",
 ) -> int:
     """A reproduction's command line: exit 1 if the steps diverge, 0 if not, 2 on bad input.
 
@@ -377,6 +388,7 @@ def main(
     parser.add_argument("address", help="HOST:PORT of the echo server")
     parser.add_argument("--steps", help="a JSON file of steps (default: the embedded ones)")
     parser.add_argument("--deadline", type=float, default=deadline or 1.0)
+    parser.add_argument("--half-close", choices=("echo", "close"), default=half_close)
     args = parser.parse_args(argv)
     try:
         address = parse_address(args.address)
@@ -390,7 +402,7 @@ def main(
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    reason = run_steps(address, steps, args.deadline)
+    reason = run_steps(address, steps, args.deadline, args.half_close)
     if reason is None:
         print("did not reproduce: the server behaved as an echo server throughout")
         return 0

@@ -321,6 +321,19 @@ def greeting_server():
     return shlex.join([PY, "-c", code]) + " {port}"
 
 
+def quiet_server(then):
+    """A server that accepts and then does ``then`` with the connection ``c``: never echoes."""
+    code = (
+        "import socket, sys\n"
+        "held = []\n"
+        "s = socket.create_server(('127.0.0.1', int(sys.argv[1])))\n"
+        "while True:\n"
+        "    c, _ = s.accept()\n"
+        f"    {then}\n"
+    )
+    return shlex.join([PY, "-c", code]) + " {port}"
+
+
 def unused_address():
     with socket.socket() as s:  # bound but not listening: connections are refused
         s.bind(("127.0.0.1", 0))
@@ -376,7 +389,18 @@ BAD = {
         ],
         "did not accept connections",
     ),
-    "a greeting, not an echo": (["--spawn", greeting_server()], "does not echo"),
+    "a greeting, not an echo": (
+        ["--spawn", greeting_server()],
+        "does not echo: sent b'0123456789 echofuzz\\n' and it answered with other bytes: b'hello",
+    ),
+    "a server that hangs up at once": (
+        ["--spawn", quiet_server("c.close()")],
+        "and it closed the connection without a byte back",
+    ),
+    "a server that never answers": (
+        ["--spawn", quiet_server("held.append(c)"), "--deadline", "0.3"],
+        "and it stayed silent for 0.3 s",
+    ),
     "an HTTP server": (
         ["--spawn", shlex.join([PY, "-m", "http.server", "--bind", "127.0.0.1"]) + " {port}"],
         "does not echo",
@@ -414,3 +438,17 @@ def test_a_redis_database_without_the_redis_package_is_a_one_line_error(capsys, 
         "echofuzz: error: --database redis://127.0.0.1:6379 needs the redis package: "
         "pip install 'demystify-async[redis]'"
     ]
+
+
+CLOSES_ON_HALF_CLOSE = shlex.join([PY, str(CORPUS / "threads_closes_on_half_close.py"), "--port"])
+
+
+def test_a_server_that_closes_on_half_close_fails_naming_the_option_and_passes_with_it(tmp_path):
+    common = ["--spawn", CLOSES_ON_HALF_CLOSE + " {port}", "--seed", "2", "--max-examples", "20"]
+    common += [*QUICK, "--max-bugs", "1", "--shrink-time", "5"]
+    undeclared = echofuzz(*common, cwd=tmp_path)
+    assert undeclared.returncode == 1, undeclared.stdout + undeclared.stderr
+    assert "if that is by design, rerun with --half-close close" in undeclared.stdout
+    declared = echofuzz(*common, "--half-close", "close", "--report", "r.json", cwd=tmp_path)
+    assert declared.returncode == 0, declared.stdout + declared.stderr
+    assert read_report(tmp_path / "r.json")["options"]["half_close"] == "close"

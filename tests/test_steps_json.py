@@ -29,7 +29,8 @@ def steps(draw):
         sends=tuple(draw(st.lists(st.tuples(names, payloads), min_size=1, max_size=3)))
         if op == "burst"
         else (),
-        in_flight=draw(st.booleans()) if op == "reset" else False,
+        in_flight=draw(st.booleans()) if op in ("reset", "close") else False,
+        count=draw(st.integers(2, 5000)) if op == "crowd" else 0,
     )
 
 
@@ -67,6 +68,10 @@ def test_generated_payloads_depend_on_the_connection_so_crosstalk_stays_visible(
         ([{"op": "send", "conn": "c1"}], "needs payload"),
         ([{"op": "burst"}], "only it, has sends"),
         ([["connect"]], "a step is an object"),
+        ([{"op": "crowd", "conn": "c1"}], "only it, has a count"),
+        ([{"op": "crowd", "conn": "c1", "count": 10**9}], "a crowd is 2 to"),
+        ([{"op": "send", "conn": "c1", "payload": {"size": 1 << 40, "seed": 0}}], "allowed"),
+        ([{"op": "expect", "conn": "c1", "in_flight": True}], "nothing in flight"),
     ],
 )
 def test_malformed_steps_are_refused_with_a_readable_message(bad, message):

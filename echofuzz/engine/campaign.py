@@ -43,6 +43,7 @@ manager around the fuzzing phase, on the portal) and ``preflight=False``.
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
@@ -59,6 +60,7 @@ from echofuzz.engine.portal import TrioThread
 from echofuzz.engine.replay import never, replay, with_death_notice
 from echofuzz.engine.shrink import renumber, shrink, signature, tag_connections
 from echofuzz.engine.targets import Target, TargetError, wait_until_accepting
+from echofuzz.model import HalfClose
 from echofuzz.options import FuzzOptions
 from echofuzz.result import ORACLE_DID, Failure, Finding, FuzzResult, claim_of, is_stall
 from echofuzz.vocabulary import OPS, Payload, Step
@@ -103,9 +105,13 @@ ExecutorFactory = Callable[[TrioThread, tuple[str, int], float, "float | None"],
 
 
 def differential(
-    portal: TrioThread, address: tuple[str, int], deadline: float, patience: float | None
+    portal: TrioThread,
+    address: tuple[str, int],
+    deadline: float,
+    patience: float | None,
+    half_close: HalfClose = "echo",
 ) -> CaseExecutor:
-    return DifferentialExecutor(portal, address, None, deadline, patience)
+    return DifferentialExecutor(portal, address, None, deadline, patience, half_close)
 
 
 @contextlib.contextmanager
@@ -134,7 +140,7 @@ class Campaign:
         options: FuzzOptions | None = None,
         *,
         database: ExampleDatabase | None = None,
-        executor: ExecutorFactory = differential,
+        executor: ExecutorFactory | None = None,
         checkpoint: Callable[[], None] = no_checkpoint,
         stop_requested: Callable[[], bool] = never,
         progress: Callable[[str], None] | None = None,
@@ -149,7 +155,9 @@ class Campaign:
         if unknown:
             raise ValueError(f"unknown operations: {', '.join(sorted(unknown))}")
         self.database = database
-        self.make_executor = executor
+        self.make_executor = executor or functools.partial(
+            differential, half_close=self.options.half_close
+        )
         self.checkpoint = checkpoint
         self.stop_requested = stop_requested
         self.progress = progress
@@ -282,28 +290,55 @@ class Campaign:
         )
 
     def _sanity_check(self) -> None:
-        """Refuse, in one line, a target that does not echo at all."""
+        """Refuse, in one line that says why, a target that does not echo at all.
+
+        A wrong target (an HTTP server, a greeter, a port nobody serves) should
+        be told apart from a faulty echo server at once, and a server that was
+        merely slow to get going gets a second try before exit 2.
+        """
+        problem = self._preflight()
+        if problem is not None:
+            self.target.ensure_running(force_restart=self.target.restartable)
+            problem = self._preflight()
+        if problem is not None:
+            raise TargetError(f"{self.target.description} does not echo: {problem}")
+
+    def _preflight(self) -> str | None:
+        """One connection, one line, its echo; None when it came back, else what happened."""
         assert self.portal is not None
         executor = DifferentialExecutor(
-            self.portal, self.target.address(), None, self.options.deadline
+            self.portal,
+            self.target.address(),
+            None,
+            self.options.deadline,
+            patience=0.0,  # a silent server is told so in a second, not in ten
+            half_close=self.options.half_close,
         )
         try:
             problems = executor.execute(Step("connect", conn="c0"))
-            if not problems:
-                executor.execute(Step("send", conn="c0", payload=Payload.literal(SANITY_PAYLOAD)))
-                executor.execute(Step("expect", conn="c0"))
-                back = bytes(executor.pairs["c0"].target.ledger.received)
-                if not back or back[:1] != SANITY_PAYLOAD[:1]:
-                    problems = [f"sent {len(SANITY_PAYLOAD)} bytes and got back {back[:40]!r}"]
-                else:
-                    # Leave as politely as a client can (FIN, nothing unread): an abortive
-                    # close here would crash the servers that die of resets, and the crash
-                    # would be blamed on the first test case.
-                    executor.execute(Step("close", conn="c0"))
+            if problems:
+                return problems[0].removeprefix("c0: ")
+            executor.execute(Step("send", conn="c0", payload=Payload.literal(SANITY_PAYLOAD)))
+            executor.execute(Step("expect", conn="c0"))
+            ledger = executor.pairs["c0"].target.ledger
+            back = bytes(ledger.received)
+            if back[:1] == SANITY_PAYLOAD[:1]:  # an echo, if perhaps a faulty one: fuzz it
+                # Leave as politely as a client can (FIN, nothing unread): an abortive
+                # close here would crash the servers that die of resets, and the crash
+                # would be blamed on the first test case.
+                executor.execute(Step("close", conn="c0"))
+                return None
+            sent = f"sent {SANITY_PAYLOAD!r}"
+            if back:
+                return f"{sent} and it answered with other bytes: {back[:60]!r}"
+            ending = {
+                "eof": "it closed the connection without a byte back",
+                "reset": "it reset the connection without a byte back",
+                "open": f"it stayed silent for {self.options.deadline:g} s",
+            }
+            return f"{sent} and {ending[ledger.remote]}"
         finally:
             executor.discard()
-        if problems:
-            raise TargetError(f"{self.target.description} does not echo: {problems[0]}")
 
     def run(self) -> FuzzResult:
         """Start the target and the oracle, fuzz, and stop everything again."""
@@ -380,13 +415,24 @@ class Campaign:
                 return
 
     def _record(self, finding: Finding) -> None:
+        """Keep a finding under its own key and its first symptom's; merge it into a known one.
+
+        A failure first seen as one symptom (a refused connect) may shrink to
+        a finding already made (the crash behind it): then it is a hit of
+        that one, and its symptom is known from now on too.
+        """
         if finding.reproduced and is_stall(finding.reason):
             self.patience = 0.0
         failure = self.failure
         if failure is not None:
             finding.first_seen_s, finding.first_example = failure.elapsed_s, failure.example
-            self.findings.setdefault(finding_key(failure.reason), finding)
+        known = self.findings.get(finding_key(finding.reason))
+        if known is not None and known is not finding:
+            known.hits += finding.hits
+            finding = known
         self.findings.setdefault(finding_key(finding.reason), finding)
+        if failure is not None:
+            self.findings.setdefault(finding_key(failure.reason), finding)
         self.failure = None
 
     def _finding(
@@ -506,6 +552,7 @@ class Campaign:
             ignore=self.options.ignore,
             stop_requested=self.stop_requested,
             patience=patience,
+            half_close=self.options.half_close,
         )
         self.checkpoint()
         return problem

@@ -49,6 +49,7 @@ from echofuzz.engine.client import ClientConnection, Pulse, describe_os_error
 from echofuzz.engine.oracle import paired_connection
 from echofuzz.engine.portal import TrioThread
 from echofuzz.model import (
+    HalfClose,
     Ledger,
     crosstalk_problem,
     order_problem,
@@ -129,8 +130,11 @@ class DifferentialExecutor:
         oracle: tuple[str, int] | None,
         deadline: float,
         patience: float | None = None,
+        half_close: HalfClose = "echo",
     ) -> None:
         self.portal = portal
+        #: What the server is declared to do on a client's half-close (``model.HalfClose``).
+        self.half_close = half_close
         self.target = target
         self.oracle = oracle
         self.deadline = deadline
@@ -352,10 +356,15 @@ class DifferentialExecutor:
             pair = self.pairs[name]
             if settled_problem(name, pair.oracle.ledger, until_eof):
                 raise OracleFailure(settled_problem(name, pair.oracle.ledger, until_eof))
+            declared_close = until_eof and self.half_close == "close"
             problem = (
                 self._wrong_bytes(name, pair.target.ledger)
-                or settled_problem(name, pair.target.ledger, until_eof)
-                or compare(name, pair.target.ledger, pair.oracle.ledger)
+                or settled_problem(name, pair.target.ledger, until_eof, self.half_close)
+                or (
+                    None
+                    if declared_close
+                    else compare(name, pair.target.ledger, pair.oracle.ledger)
+                )
             )
             if problem is not None:
                 problems.append(problem)
@@ -552,8 +561,11 @@ class DifferentialExecutor:
             return [f"after the test case, a new connection failed: {problems[0]}"]
         problems = await self._send_on([("probe", Payload.literal(PROBE))])
         probe = self.pairs["probe"]
-        for conn in (probe.target, probe.oracle):
-            conn.shutdown_write()
-        problems += await self._settle(["probe"], until_eof=True)
+        if self.half_close == "close":  # declared to close at once: ask for the echo first
+            problems += await self._settle(["probe"], until_eof=False)
+        else:
+            for conn in (probe.target, probe.oracle):
+                conn.shutdown_write()
+            problems += await self._settle(["probe"], until_eof=True)
         self.pairs.pop("probe").close(abortive=False)
         return problems

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from echofuzz.engine.executor import DifferentialExecutor, OracleFailure
 from echofuzz.engine.portal import TrioThread
 from echofuzz.engine.targets import Target
+from echofuzz.model import HalfClose
 from echofuzz.vocabulary import Step
 
 
@@ -39,6 +40,7 @@ def replay(
     ignore: tuple[str, ...] = (),
     stop_requested: Callable[[], bool] = never,
     patience: float | None = None,
+    half_close: HalfClose = "echo",
 ) -> str | None:
     """Run ``steps`` on ``target`` (restarted first if ``fresh``) and the oracle; the first problem.
 
@@ -49,7 +51,7 @@ def replay(
     ``patience`` is the executor's (None: the default, which confirms a stall).
     """
     target.ensure_running(force_restart=fresh)
-    executor = DifferentialExecutor(portal, target.address(), None, deadline, patience)
+    executor = DifferentialExecutor(portal, target.address(), None, deadline, patience, half_close)
 
     def stop_after(problems: list[str]) -> bool:
         return bool(problems) or stop_requested() or target.death_notice() is not None
@@ -71,13 +73,20 @@ def replay_once(
     steps: Sequence[Step],
     deadline: float,
     stop_requested: Callable[[], bool] = never,
+    half_close: HalfClose = "echo",
 ) -> str | None:
     """Start ``target`` and a trio loop, replay, and stop both: ``echofuzz --replay``'s engine."""
     try:
         target.start()
         with TrioThread() as portal:
             return replay(
-                portal, target, steps, deadline, fresh=False, stop_requested=stop_requested
+                portal,
+                target,
+                steps,
+                deadline,
+                fresh=False,
+                stop_requested=stop_requested,
+                half_close=half_close,
             )
     finally:
         target.stop()

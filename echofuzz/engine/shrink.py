@@ -36,6 +36,11 @@ MAX_REPLAYS = 120
 MAX_SECONDS = 60.0
 #: Replays the final reproduction must fail in a row to be reported.
 CONFIRMATIONS = 3
+#: Words of a cause of death that name an error (anything else is just the last thing said).
+ERRORISH = re.compile(
+    r"error|exception|panic|fatal|assert|abort|fault|killed|terminat|errno|\bE[A-Z]{3,}\b|out of",
+    re.IGNORECASE,
+)
 #: Characters of a cause of death that tell one crash from another.
 CAUSE_CHARACTERS = 60
 #: Descents at most, each from the last confirmed candidate (at first, the original steps).
@@ -61,12 +66,15 @@ def signature(reason: str) -> str:
     )
     if died:
         cause = died.group(1) or ""
+        if not ERRORISH.search(cause):
+            cause = ""  # its last line of output says nothing of why: the death alone counts
         errno = re.search(r"\[Errno (\d+)\]", cause)
         cause = re.sub(r"0x[0-9a-f]+|\d+", "#", cause)
         if errno:
             cause = cause.replace("[Errno #]", f"[Errno {errno.group(1)}]", 1)
         return f"the server died: {cause[:CAUSE_CHARACTERS]}".rstrip()
-    text = re.sub(r"\bc\d+(?:\.\d+)?\b", "c", reason)  # c3, and c3.2 in a joined history
+    # c3, c3.2 in a joined history, and the end-of-case probe: any connection alike
+    text = re.sub(r"\b(?:c\d+(?:\.\d+)?|probe)\b", "c", reason)
     text = re.sub(r"b'(?:[^'\\]|\\.)*'|b\"(?:[^\"\\]|\\.)*\"", "b'...'", text)
     return re.sub(r"\d+(\.\d+)?", "#", text)
 
@@ -246,7 +254,15 @@ def _search(
         best = candidate
         accepted.append((candidate, got))
 
-    # Coarse first: delete ever smaller blocks of steps (ddmin), repairing what
+    # Crowds first: each replay of one costs a thousand connections, and most
+    # bugs have nothing to do with them.
+    for index in reversed(range(len(best))):
+        if best[index].op == "crowd" and budget[0] > 0:
+            candidate = best[:index] + best[index + 1 :]
+            got = still_fails(candidate)
+            if got is not None:
+                accept(candidate, got)
+    # Coarse next: delete ever smaller blocks of steps (ddmin), repairing what
     # the deletion leaves dangling; long histories shrink in a few replays.
     size = len(best) // 2
     while size >= 2 and budget[0] > 0:

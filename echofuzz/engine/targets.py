@@ -74,21 +74,59 @@ class Target(Protocol):
 
 
 def wait_until_accepting(
-    address: tuple[str, int], timeout: float, alive: Callable[[], bool] | None = None
+    address: tuple[str, int],
+    timeout: float,
+    alive: Callable[[], bool] | None = None,
+    look: bool = False,
 ) -> bool:
-    """Poll ``address`` until a TCP connect succeeds; False after ``timeout`` s or if it dies."""
+    """Poll ``address`` until it accepts; False after ``timeout`` s or if the server dies.
+
+    With ``look``, and where the kernel tells (Linux's ``/proc/net/tcp``), a
+    socket listening on the port is enough, and nothing connects: a server
+    that serves one connection and exits would otherwise spend it on this
+    probe, and be taken for no echo server at all.
+    """
     limit = time.monotonic() + timeout
     delay = 0.005
     while time.monotonic() < limit:
         if alive is not None and not alive():
             return False
-        try:
-            with socket.create_connection(address, timeout=max(0.05, limit - time.monotonic())):
+        listening = listening_ports() if look else None
+        if listening is not None:
+            if address[1] in listening:
                 return True
-        except OSError:
-            time.sleep(delay)
-            delay = min(delay * 1.5, 0.05)
+        else:
+            try:
+                with socket.create_connection(address, timeout=max(0.05, limit - time.monotonic())):
+                    return True
+            except OSError:
+                pass
+        time.sleep(delay)
+        delay = min(delay * 1.5, 0.05)
     return False
+
+
+#: The kernel's tables of TCP sockets, and the state number of a listening one.
+PROC_TCP = ("/proc/net/tcp", "/proc/net/tcp6")
+LISTEN_STATE = "0A"
+
+
+def listening_ports() -> set[int] | None:
+    """The local ports with a listening TCP socket, or None where the kernel does not say."""
+    ports: set[int] = set()
+    found = False
+    for table in PROC_TCP:
+        try:
+            with open(table, encoding="ascii") as f:
+                rows = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        found = True
+        for row in rows:
+            fields = row.split()
+            if len(fields) > 3 and fields[3] == LISTEN_STATE:
+                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports if found else None
 
 
 def parse_address(text: str) -> tuple[str, int]:
@@ -268,7 +306,9 @@ class SpawnedTarget:
             server, self._spare = self._spare or self._launch(), None
             self._current = server
             port = server.port
-            if wait_until_accepting((self.host, port), self.startup_timeout, server.alive):
+            if wait_until_accepting(
+                (self.host, port), self.startup_timeout, server.alive, look=True
+            ):
                 break
             notice = self.death_notice()
             if notice and "in use" in notice and attempt + 1 < BIND_RETRIES:

@@ -228,7 +228,7 @@ def write_outputs(invocation: Invocation, result: FuzzResult) -> Written:
     try:
         if result.verdict != "pass" and invocation.repro is not None:
             written.repros = write_bug_scripts(
-                invocation.repro, result, invocation.options.deadline
+                invocation.repro, result, invocation.options.deadline, invocation.options.half_close
             )
         if invocation.report is not None:
             write_atomically(
@@ -292,7 +292,13 @@ def replay(invocation: Invocation, reproduction: Reproduction, guard: InterruptG
     started = time.monotonic()
     result = FuzzResult("pass", target.description, None, examples=1, reproduction=steps)
     try:
-        problem = replay_once(target, steps, deadline, stop_requested=lambda: guard.pending)
+        problem = replay_once(
+            target,
+            steps,
+            deadline,
+            stop_requested=lambda: guard.pending,
+            half_close=invocation.options.half_close,
+        )
         guard.checkpoint()  # a replay cut short by an interrupt proves nothing
     except KeyboardInterrupt:
         result.verdict = "interrupted"

@@ -336,7 +336,7 @@ class EchoFuzzItem(pytest.Item):
         repros: list[Path] = []
         if result.verdict == "fail":
             first = settings.per_shard(settings.repro, self.shard)
-            repros = write_bug_scripts(first, result, options.deadline)
+            repros = write_bug_scripts(first, result, options.deadline, options.half_close)
         if settings.report is not None:
             path = settings.per_shard(settings.report, self.shard)
             first_repro = repros[0] if repros else None

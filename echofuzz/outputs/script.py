@@ -48,7 +48,9 @@ def module_body(module: object) -> str:
     return body
 
 
-def script_source(steps: list[Step], deadline: float, comment: Iterable[str] = ()) -> str:
+def script_source(
+    steps: list[Step], deadline: float, comment: Iterable[str] = (), half_close: str = "echo"
+) -> str:
     """The whole script: a header, the inlined modules, the steps, and the call of ``main``."""
     literal = pprint.pformat([step.to_json() for step in steps], width=96, sort_dicts=False)
     notes = "".join(f"# {' '.join(text.split())}\n" for text in comment)
@@ -66,9 +68,11 @@ def script_source(steps: list[Step], deadline: float, comment: Iterable[str] = (
         "\n# ---- the reproduction " + "-" * 60 + "\n",
         notes,
         f"EMBEDDED_STEPS: list[dict[str, object]] = {literal}\n",
-        f"EMBEDDED_DEADLINE = {float(deadline)!r}\n\n",
+        f"EMBEDDED_DEADLINE = {float(deadline)!r}\n",
+        f"EMBEDDED_HALF_CLOSE: HalfClose = {half_close!r}\n\n",
         'if __name__ == "__main__":\n',
-        "    sys.exit(main(sys.argv[1:], EMBEDDED_STEPS, EMBEDDED_DEADLINE))\n",
+        "    arguments = sys.argv[1:]\n",
+        "    sys.exit(main(arguments, EMBEDDED_STEPS, EMBEDDED_DEADLINE, EMBEDDED_HALF_CLOSE))\n",
     ]
     source = "".join(parts)
     # The wire module's own ``if __name__`` block would run first: drop it.
@@ -101,7 +105,9 @@ def numbered_paths(first: Path, count: int) -> list[Path]:
     return [first, *later] if count else []
 
 
-def write_bug_scripts(first: Path, result: FuzzResult, deadline: float) -> list[Path]:
+def write_bug_scripts(
+    first: Path, result: FuzzResult, deadline: float, half_close: str = "echo"
+) -> list[Path]:
     """One standalone script per bug (or for the sequence as found, when interrupted)."""
     bugs = [(f.reproduction, f.reason) for f in result.bugs]
     if not bugs and result.reproduction and result.verdict != "pass":
@@ -112,5 +118,5 @@ def write_bug_scripts(first: Path, result: FuzzResult, deadline: float) -> list[
             f"Found by echofuzz (seed {result.seed}) against {result.target}:",
             f"  {reason}",
         ]
-        write_script(path, script_source(steps, deadline, comment))
+        write_script(path, script_source(steps, deadline, comment, half_close))
     return paths
