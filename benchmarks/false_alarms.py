@@ -353,7 +353,8 @@ def fuzz_once(subject: Subject, seed: int, quick: bool, scratch: Path) -> dict[s
             reason += f" (+{len(bugs) - 1} more)"
     elif verdict == "pass":
         reason = (
-            f"{count_latencies(latencies)} latencies, like {latencies[0]}"
+            f"{saved.get('latency_count') or count_latencies(latencies)} latencies, "
+            f"like {latencies[0]}"
             if latencies
             else "no divergence, no latency"
         )
@@ -371,7 +372,7 @@ def fuzz_once(subject: Subject, seed: int, quick: bool, scratch: Path) -> dict[s
         "examples": saved.get("examples"),
         "reason": one_line(reason),
         "bugs": [one_line(str(b.get("reason", ""))) for b in bugs],
-        "latencies": count_latencies([str(text) for text in latencies]),
+        "latencies": saved.get("latency_count") or count_latencies([str(t) for t in latencies]),
         "latencies_listed": [one_line(str(text)) for text in latencies],
     }
 

@@ -99,8 +99,10 @@ class FuzzResult:
     bugs: list[Finding] = field(default_factory=list)
     #: Divergences seen once that never failed again on confirmation (exit 0, a warning).
     unconfirmed: list[Finding] = field(default_factory=list)
-    #: Stalls that resolved within the confirmation window: slow, not wrong.
+    #: Stalls that resolved within the confirmation window: slow, not wrong (the first ones).
     latencies: list[str] = field(default_factory=list)
+    #: How many there were in all (``latencies`` keeps only the first).
+    latency_count: int = 0
 
 
 #: Exceptions a server dies of, and the claim its death breaks: the client behaviour

@@ -367,8 +367,7 @@ class Campaign:
         result.bugs = [f for f in distinct if f.reproduced]
         result.unconfirmed = [f for f in distinct if not f.reproduced]
         result.latencies = list(self.latencies)
-        if self.latency_count > len(self.latencies):
-            result.latencies.append(f"... and {self.latency_count - len(self.latencies)} more")
+        result.latency_count = self.latency_count
         if result.verdict == "interrupted":
             if result.reason is None and result.bugs:
                 result.reason, result.reproduction = (

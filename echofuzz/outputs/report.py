@@ -84,6 +84,7 @@ def result_json(result: FuzzResult) -> dict[str, object]:
         "bugs": [finding_json(f) for f in result.bugs],
         "unconfirmed": [finding_json(f) for f in result.unconfirmed],
         "latencies": result.latencies,
+        "latency_count": result.latency_count,
     }
 
 

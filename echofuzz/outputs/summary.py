@@ -121,9 +121,7 @@ def format_summary(
             f"{finding.reason}: seen {finding.hits} time(s), never again on confirmation\n"
         )
     if result.latencies:
-        out.write(
-            f"\nslow, but not wrong ({len(result.latencies)} waits outlasted the deadline):\n"
-        )
+        out.write(f"\nslow, but not wrong ({result.latency_count} waits outlasted the deadline):\n")
         for line in result.latencies[:SHOWN_LATENCIES]:
             out.write(f"  latency: {line}\n")
     if report is not None:
