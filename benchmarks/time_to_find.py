@@ -28,7 +28,7 @@ from echofuzz.engine.targets import SpawnedTarget
 from echofuzz.options import FuzzOptions
 
 #: The issue's target for the median seconds to the first failure.
-TARGET_MEDIAN_S = 2.0
+TARGET_MEDIAN_S = 1.0
 
 
 def broken_servers() -> list[str]:
