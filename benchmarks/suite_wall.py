@@ -38,9 +38,12 @@ TARGET_PY311_S = 90.0
 TARGET_ALL_S = 480.0
 #: One tox invocation must finish within this.
 TOX_TIMEOUT = 1800.0
+#: tox's line per environment, like ``py311: OK (83.10=setup[2.01]+cmd[81.09] seconds)``
+#: (one figure per command inside ``cmd[...]``).
 RESULT = re.compile(
     r"^\s*(?P<env>[\w.-]+): (?P<status>OK|FAIL|SKIP)\b[^(]*"
-    r"(?:\((?P<total>[\d.]+)(?:=setup (?P<setup>[\d.]+)\+cmd (?P<cmd>[\d.]+))? seconds\))?"
+    r"(?:\((?P<total>[\d.]+)(?:=setup\[(?P<setup>[\d.]+)\]\+cmd\[(?P<cmd>[\d.,]+)\])?"
+    r" seconds\))?"
 )
 
 
@@ -121,7 +124,9 @@ def run(
             if match and match["env"] == env:
                 row["tox_status"] = match["status"]
                 row["setup_s"] = float(match["setup"]) if match["setup"] else None
-                row["cmd_s"] = float(match["cmd"]) if match["cmd"] else None
+                row["cmd_s"] = (
+                    sum(float(x) for x in match["cmd"].split(",")) if match["cmd"] else None
+                )
         summary_line = [
             line for line in output.splitlines() if re.search(r"\d+ passed|\bfailed\b", line)
         ]
@@ -138,7 +143,7 @@ def report(results: dict[str, object]) -> str:
     measured = []
     for row in rows:
         if "wall_s" not in row:
-            lines.append([str(row["env"]), "-", "-", "-", "-", str(row.get("note", ""))])
+            lines.append([str(row["env"]), "-", "-", "-", "-", "-", str(row.get("note", ""))])
             continue
         wall = float(row["wall_s"])  # type: ignore[arg-type]
         total += wall
@@ -150,19 +155,25 @@ def report(results: dict[str, object]) -> str:
                 fmt(wall, 1),
                 "-" if setup is None else fmt(float(setup), 1),  # type: ignore[arg-type]
                 "-" if cmd is None else fmt(float(cmd), 1),  # type: ignore[arg-type]
+                "-" if setup is None or cmd is None else fmt(wall - float(setup) - float(cmd), 1),  # type: ignore[arg-type]
                 f"{row.get('tox_status', '?')} ({row['exit_status']})",
                 (str(row.get("note", "")) or str(row.get("outcome", "")))[:60].replace("|", "/"),
             ]
         )
-    lines.append(["**sum**", fmt(total, 1), "", "", "", ", ".join(measured)])
+    lines.append(["**sum**", fmt(total, 1), "", "", "", "", ", ".join(measured)])
     posargs: list[str] = results["posargs"]  # type: ignore[assignment]
     out = [
         "### Suite wall time per tox environment: `tox -e ENV`, one at a time"
         + (f", pytest arguments `{' '.join(posargs)}`" if posargs else "")
         + "\n",
         "One timed run each, after an untimed `tox -e ENV --notest` that creates the "
-        "environment. Seconds: the whole tox command; setup and commands as tox reports them.\n",
-        table(["env", "wall s", "setup s", "cmd s", "status", "outcome"], lines, "lrrrll"),
+        "environment. Seconds: the whole tox command; setup and commands as tox reports them; "
+        "the rest is tox's start-up and building and installing the package.\n",
+        table(
+            ["env", "wall s", "setup s", "cmd s", "rest s", "status", "outcome"],
+            lines,
+            "lrrrrll",
+        ),
     ]
     py311 = next((r for r in rows if r["env"] == "py311" and "wall_s" in r), None)
     if py311 is not None and not posargs:
