@@ -22,10 +22,12 @@ Slow: the whole suite once per interpreter. Usage:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -72,24 +74,29 @@ def interpreter(env: str) -> str | None:
 
 
 def call(argv: list[str]) -> tuple[int, str, float]:
+    """Run ``argv`` in its own session; on timeout, stop its whole process group (its tests)."""
     env = {**os.environ}
     env.pop("HYPOTHESIS_PROFILE", None)
     started = time.perf_counter()
+    process = subprocess.Popen(
+        argv,
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     try:
-        done = subprocess.run(
-            argv,
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=TOX_TIMEOUT,
-            check=False,
-        )
-        status, output = done.returncode, done.stdout + done.stderr
+        output, _ = process.communicate(timeout=TOX_TIMEOUT)
+        status = process.returncode
     except subprocess.TimeoutExpired:
-        status, output = -1, "timed out"
-    return status, output, time.perf_counter() - started
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        output, _ = process.communicate()
+        status = -1
+    return status, output or "", time.perf_counter() - started
 
 
 def run(
@@ -131,6 +138,8 @@ def run(
             line for line in output.splitlines() if re.search(r"\d+ passed|\bfailed\b", line)
         ]
         row["outcome"] = summary_line[-1].strip("= ") if summary_line else ""
+        if status == -1:
+            row["note"] = f"timed out after {TOX_TIMEOUT:g} s (stopped)"
         if row.get("tox_status") == "SKIP":
             row["note"] = "skipped by tox (interpreter not found)"
     return {"posargs": posargs or [], "tox": " ".join(tox or []), "rows": rows}
