@@ -166,7 +166,11 @@ def report(results: dict[str, object]) -> str:
                 "-" if cmd is None else fmt(float(cmd), 1),  # type: ignore[arg-type]
                 "-" if setup is None or cmd is None else fmt(wall - float(setup) - float(cmd), 1),  # type: ignore[arg-type]
                 f"{row.get('tox_status', '?')} ({row['exit_status']})",
-                (str(row.get("note", "")) or str(row.get("outcome", "")))[:60].replace("|", "/"),
+                (
+                    str(row.get("note", ""))
+                    or str(row.get("outcome", ""))
+                    or ("timed out (stopped)" if row["exit_status"] == -1 else "")
+                )[:60].replace("|", "/"),
             ]
         )
     lines.append(["**sum**", fmt(total, 1), "", "", "", "", ", ".join(measured)])
