@@ -1,13 +1,16 @@
 """Run the benchmarks, print their tables, save their figures and draw ``results.png``.
 
-    python -m benchmarks                      # everything (about 10 minutes)
+    python -m benchmarks                      # everything (well over an hour: suite_wall)
     python -m benchmarks servers throughput   # a subset, by name
     python -m benchmarks --quick              # fewer repeats: a smoke run of a few minutes
 
-Names: ``throughput`` (fuzzer steps per second against the Hypothesis ceiling),
-``time_to_find`` (the broken corpus servers), ``suite`` (the test suite's wall
-time per module), ``servers`` (the reference servers against asyncio, uvloop
-and trio). ``tox -e bench -- NAME ...`` passes names through.
+Names: ``throughput`` (fuzzer steps per second against the Hypothesis
+ceilings), ``time_to_find`` (the broken corpus servers), ``suite`` (the test
+suite's wall time per module), ``servers`` (the reference servers against
+asyncio, uvloop and trio), ``default_run`` (a default ``echofuzz`` run per
+correct server), ``usage_errors`` (how fast a bad invocation is answered) and
+``suite_wall`` (``tox -e ENV`` per environment: slow, the whole suite once per
+interpreter). ``tox -e bench -- NAME ...`` passes names through.
 
 Each benchmark's figures are saved in ``benchmarks/results.json`` under its
 name, replacing that benchmark's previous figures only; the plot is drawn from
@@ -26,13 +29,29 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks import fuzz_throughput, servers, suite_cost, time_to_find
+from benchmarks import (
+    default_run,
+    fuzz_throughput,
+    servers,
+    suite_cost,
+    suite_wall,
+    time_to_find,
+    usage_errors,
+)
 from benchmarks.common import machine_note, now_stamp
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results.json"
 PLOT = HERE / "results.png"
-NAMES = ("throughput", "time_to_find", "suite", "servers")
+NAMES = (
+    "throughput",
+    "time_to_find",
+    "suite",
+    "servers",
+    "default_run",
+    "usage_errors",
+    "suite_wall",
+)
 
 
 def runners(args: argparse.Namespace) -> dict[str, tuple[Callable[[], Any], Callable[[Any], str]]]:
@@ -63,6 +82,19 @@ def runners(args: argparse.Namespace) -> dict[str, tuple[Callable[[], Any], Call
         "servers": (
             lambda: servers.run(repeats=repeats, seconds=0.1 if quick else 0.15),
             servers.report,
+        ),
+        "default_run": (
+            lambda: default_run.run(seeds=1 if quick else 3),
+            default_run.report,
+        ),
+        "usage_errors": (
+            lambda: usage_errors.run(repeats=args.repeats or (3 if quick else 10)),
+            usage_errors.report,
+        ),
+        # --quick: the tox machinery on one short module per interpreter, not the suite.
+        "suite_wall": (
+            lambda: suite_wall.run(posargs=["tests/test_loop_spec.py"] if quick else None),
+            suite_wall.report,
         ),
     }
 

@@ -20,7 +20,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 
-from benchmarks import fuzz_throughput, servers
+from benchmarks import default_run, fuzz_throughput, servers, time_to_find, usage_errors
 from benchmarks.common import summary
 
 
@@ -44,19 +44,29 @@ def throughput_panel(ax: Axes, section: dict[str, Any] | None) -> None:
     if section is None:
         return _missing(ax, "fuzzer throughput")
     runs = section["results"]["runs"]
-    labels = ["Hypothesis\nno-op (ceiling)", "echo machine\nvs select", "echo machine\nvs threads"]
-    values = [
-        [r["steps"] / r["seconds"] for r in runs[k]] for k in ("ceiling", "select", "threads")
+    kinds = [
+        ("ceiling3", "Hypothesis\n3 trivial rules", "#666666"),
+        ("ceiling", "Hypothesis\n10 no-op rules", "#999999"),
+        ("select", "echo machine\nvs select", "#1f77b4"),
+        ("threads", "echo machine\nvs threads", "#2ca02c"),
     ]
+    kinds = [k for k in kinds if runs.get(k[0])]  # older results have no 3-rule ceiling
+    values = [[r["steps"] / r["seconds"] for r in runs[k]] for k, _, _ in kinds]
     medians, spread = _errors(values)
-    ax.bar(labels, medians, yerr=spread, capsize=4, color=["#999999", "#1f77b4", "#2ca02c"])
+    ax.bar(
+        [label for _, label, _ in kinds],
+        medians,
+        yerr=spread,
+        capsize=4,
+        color=[colour for _, _, colour in kinds],
+    )
     target = fuzz_throughput.TARGET_FRACTION * medians[0]
     ax.axhline(
         target,
         color="#d62728",
         linestyle="--",
         linewidth=1,
-        label=f"target: {fuzz_throughput.TARGET_FRACTION}x the ceiling",
+        label=f"target: {fuzz_throughput.TARGET_FRACTION}x the {kinds[0][1].split(chr(10))[1]}",
     )
     ax.legend(loc="upper right", fontsize=8, frameon=False)
     for i, m in enumerate(medians):
@@ -96,7 +106,7 @@ def time_to_find_panel(ax: Axes, section: dict[str, Any] | None) -> None:
     for i, r in enumerate(rows):
         label = f" {r['cases']} cases, {r['steps']} steps" if r["find_s"] is not None else " missed"
         ax.text(found[i], i, label, va="center", fontsize=6)
-    ax.axvline(2.0, color="#d62728", linestyle="--", linewidth=1)
+    ax.axvline(time_to_find.TARGET_MEDIAN_S, color="#d62728", linestyle="--", linewidth=1)
     ax.invert_yaxis()
     ax.tick_params(axis="y", labelsize=6)
     ax.set_xlabel("seconds to the first failure (shrunk length in label)")
@@ -181,8 +191,40 @@ def absolute_panel(ax: Axes, section: dict[str, Any] | None, mode: str) -> None:
     ax.set_title(f"Reference servers, {mode}, absolute ({section['when']})", fontsize=10)
 
 
+def default_run_panel(ax: Axes, section: dict[str, Any] | None) -> None:
+    if section is None:
+        return _missing(ax, "default run")
+    runs = section["results"]["runs"]
+    names = list(runs)
+    values = [[r["wall_s"] for r in runs[n] if r["exit_status"] == 0] for n in names]
+    medians, spread = _errors(values)
+    ax.bar(names, medians, yerr=spread, capsize=4, color="#1f77b4")
+    ax.axhline(default_run.TARGET_S, color="#d62728", linestyle="--", linewidth=1, label="target")
+    for i, m in enumerate(medians):
+        ax.text(i, m, f"{m:.1f}", ha="center", va="bottom", fontsize=8)
+    ax.legend(loc="upper right", fontsize=8, frameon=False)
+    ax.set_ylabel("seconds, whole command (median, min-max over seeds)")
+    ax.set_title(f"Default echofuzz run per correct server ({section['when']})", fontsize=10)
+
+
+def usage_errors_panel(ax: Axes, section: dict[str, Any] | None) -> None:
+    if section is None:
+        return _missing(ax, "usage errors")
+    runs = section["results"]["runs"]
+    names = list(runs)
+    values = [[float(x) for x in runs[n]["seconds"]] for n in names]
+    medians, spread = _errors(values)
+    labels = [n.replace("reference: ", "").replace("floor: ", "") for n in names]
+    ax.barh(labels, medians, xerr=spread, capsize=3, color="#2ca02c")
+    ax.axvline(usage_errors.TARGET_S, color="#d62728", linestyle="--", linewidth=1)
+    ax.invert_yaxis()
+    ax.tick_params(axis="y", labelsize=7)
+    ax.set_xlabel("seconds (median, min-max); dashed: target")
+    ax.set_title(f"Usage errors: python -m echofuzz ... ({section['when']})", fontsize=10)
+
+
 def draw(saved: dict[str, Any], path: Path) -> None:
-    fig, axes = plt.subplots(4, 2, figsize=(15, 20), layout="constrained")
+    fig, axes = plt.subplots(5, 2, figsize=(15, 25), layout="constrained")
     throughput_panel(axes[0][0], saved.get("throughput"))
     breakdown_panel(axes[0][1], saved.get("throughput"))
     time_to_find_panel(axes[1][0], saved.get("time_to_find"))
@@ -191,6 +233,8 @@ def draw(saved: dict[str, Any], path: Path) -> None:
     absolute_panel(axes[2][1], saved.get("servers"), "pinned")
     servers_panel(axes[3][0], saved.get("servers"), "split")
     servers_panel(axes[3][1], saved.get("servers"), "unpinned")
+    default_run_panel(axes[4][0], saved.get("default_run"))
+    usage_errors_panel(axes[4][1], saved.get("usage_errors"))
     fig.suptitle("demystify-async benchmarks (medians; bars span min-max over repeats)")
     fig.savefig(path, dpi=80)
     plt.close(fig)
