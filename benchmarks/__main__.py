@@ -31,6 +31,7 @@ from typing import Any
 
 from benchmarks import (
     default_run,
+    false_alarms,
     fuzz_throughput,
     servers,
     suite_cost,
@@ -51,6 +52,7 @@ NAMES = (
     "default_run",
     "usage_errors",
     "suite_wall",
+    "false_alarms",
 )
 
 
@@ -95,6 +97,11 @@ def runners(args: argparse.Namespace) -> dict[str, tuple[Callable[[], Any], Call
         "suite_wall": (
             lambda: suite_wall.run(posargs=["tests/test_loop_spec.py"] if quick else None),
             suite_wall.report,
+        ),
+        # Correct and third-party servers with both cores kept busy: verdicts, not speed.
+        "false_alarms": (
+            lambda: false_alarms.run(seeds=[1] if quick else [1, 2, 3], quick=quick),
+            false_alarms.report,
         ),
     }
 
