@@ -222,6 +222,7 @@ def test_a_failure_that_needs_earlier_test_cases_is_reported_with_its_history(tm
     done = echofuzz(
         "--spawn", shlex.join([PY, str(HISTORY_SERVER), "--port"]) + " {port}",
         "--seed", "1", "--max-examples", "30", "--no-shrink", *QUICK, "--report", "r.json",
+        "--max-crowd", "0",  # a crowd finds this leak at once, with no history at all
         cwd=tmp_path,
     )  # fmt: skip
     assert done.returncode == 1, done.stdout + done.stderr
@@ -280,7 +281,7 @@ def test_a_stop_signal_ends_the_run_cleanly_with_a_partial_report_and_no_server_
         ready, _, _ = select.select([run.stdout], [], [], 30)
         assert ready, "echofuzz printed nothing"
         assert "fuzzing" in run.stdout.readline()
-        time.sleep(1.0)  # well into the campaign
+        time.sleep(2.5)  # well into the campaign, even on a busy machine
         run.send_signal(signum)
         out, err = run.communicate(timeout=20)
     assert run.returncode == status, out + err
@@ -391,7 +392,7 @@ BAD = {
     ),
     "a greeting, not an echo": (
         ["--spawn", greeting_server()],
-        "does not echo: sent b'0123456789 echofuzz\\n' and it answered with other bytes: b'hello",
+        "and it answered with other bytes: b'hello",
     ),
     "a server that hangs up at once": (
         ["--spawn", quiet_server("c.close()")],

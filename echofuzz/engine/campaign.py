@@ -72,6 +72,15 @@ HISTORY_CASES = 1000
 SHRINK_DEADLINE_FRACTION = 0.25
 #: What the pre-flight check sends; digits survive case-mangling servers.
 SANITY_PAYLOAD = b"0123456789 echofuzz\n"
+#: The pre-flight check's steps: one connection, one line, its echo, a polite close.
+PREFLIGHT_STEPS = (
+    Step("connect", conn="c0"),
+    Step("send", conn="c0", payload=Payload.literal(SANITY_PAYLOAD)),
+    Step("expect", conn="c0"),
+    Step("close", conn="c0"),
+)
+#: Unconfirmed findings after which a run stops looking (they do not count as bugs).
+MAX_UNCONFIRMED = 10
 #: Seconds between progress reports.
 PROGRESS_EVERY = 0.5
 #: Latencies kept for the report (the first ones; the rest are counted).
@@ -315,20 +324,21 @@ class Campaign:
             half_close=self.options.half_close,
         )
         try:
-            problems = executor.execute(Step("connect", conn="c0"))
-            if problems:
+            problems = executor.execute(PREFLIGHT_STEPS[0])
+            if "c0" not in executor.pairs:  # the connect itself failed
                 return problems[0].removeprefix("c0: ")
-            executor.execute(Step("send", conn="c0", payload=Payload.literal(SANITY_PAYLOAD)))
-            executor.execute(Step("expect", conn="c0"))
+            if not problems:  # (a greeting, or a close, shows already: judge what came)
+                executor.execute(PREFLIGHT_STEPS[1])
+                executor.execute(PREFLIGHT_STEPS[2])
             ledger = executor.pairs["c0"].target.ledger
             back = bytes(ledger.received)
-            if back[:1] == SANITY_PAYLOAD[:1]:  # an echo, if perhaps a faulty one: fuzz it
+            if back[:1] == SANITY_PAYLOAD[:1] and not problems:  # an echo, if a faulty one
                 # Leave as politely as a client can (FIN, nothing unread): an abortive
                 # close here would crash the servers that die of resets, and the crash
                 # would be blamed on the first test case.
-                executor.execute(Step("close", conn="c0"))
+                executor.execute(PREFLIGHT_STEPS[3])
                 return None
-            sent = f"sent {SANITY_PAYLOAD!r}"
+            sent = "before a byte was sent" if problems else f"sent {SANITY_PAYLOAD!r}"
             if back:
                 return f"{sent} and it answered with other bytes: {back[:60]!r}"
             ending = {
@@ -351,6 +361,9 @@ class Campaign:
                 self.portal = portal
                 if self.preflight:
                     self._sanity_check()
+                    # What the server saw before the first test case, for a history's replay:
+                    # a bug that counts connections must count this one too.
+                    self.history = [list(PREFLIGHT_STEPS)]
                 with self.around_fuzzing(portal):
                     self._fuzz(result)
         finally:
@@ -389,9 +402,13 @@ class Campaign:
 
     def _fuzz(self, result: FuzzResult) -> None:
         """Search in rounds, one new finding per round, until examples or ``max_bugs`` run out."""
-        for search in range(self.options.max_bugs):
+        for search in range(self.options.max_bugs + MAX_UNCONFIRMED):
             left = self.options.max_examples - self.examples
             if left <= 0 or (search and self.stop_requested()):
+                return
+            confirmed = {id(f) for f in self.findings.values() if f.reproduced}
+            unconfirmed = {id(f) for f in self.findings.values() if not f.reproduced}
+            if len(confirmed) >= self.options.max_bugs or len(unconfirmed) >= MAX_UNCONFIRMED:
                 return
             machine = EchoMachine.bind(self)
             seed = round_seed(self.options.seed, search)

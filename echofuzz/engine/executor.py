@@ -506,11 +506,17 @@ class DifferentialExecutor:
         began = trio.current_time()
         limit = self._limit(0)
         pending = members
-        with trio.move_on_after(limit + self.patience):
+        # A server may serve a crowd one member at a time, as a slow accept loop does:
+        # what must not happen is no progress at all, so each echo that comes back
+        # gives the rest the whole wait again.
+        with trio.CancelScope(deadline=began + limit + self.patience) as scope:
             while pending:
                 for conn in pending:
                     conn.poll()
-                pending = [conn for conn in pending if not conn.settled(until_eof=False)]
+                still = [conn for conn in pending if not conn.settled(until_eof=False)]
+                if len(still) < len(pending):
+                    scope.deadline = trio.current_time() + limit + self.patience
+                pending = still
                 if pending:  # readers only for the few whose echo is not back yet
                     for conn in pending:
                         conn.ensure_reader()

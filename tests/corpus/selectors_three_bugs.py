@@ -1,11 +1,11 @@
 """Three independent bugs: byte 0xFF dropped, RST instead of FIN, and a limit of 64 clients.
 
-Bug 1: a filter meant for a telnet-ish protocol drops every ``0xFF`` byte.
+Bug: three of them. 1: a filter meant for a telnet-ish protocol drops every ``0xFF`` byte.
 Bug 2: after the client's half-close the server closes with ``SO_LINGER 0``,
 so the client sees a reset instead of a clean end. Bug 3: a fixed table of 64
 connection slots; the 65th client makes the server exit with "out of slots".
 
-How a user meets them: binary uploads come back short; ``nc -N`` reports
+How a user meets it (them): binary uploads come back short; ``nc -N`` reports
 "connection reset by peer" every time; and on a busy day the server vanishes.
 
 Fuzzer operations that reveal them: a send of every byte value (bug 1); any

@@ -1,6 +1,6 @@
 """Closes the connection as soon as the client half-closes, dropping the echo it still owes.
 
-Bug, or documented behaviour: it depends on whom you ask. RFC 862 only says
+Bug: or documented behaviour, depending on whom you ask. RFC 862 only says
 data is echoed "until the calling user terminates the connection"; Twisted's
 ``wire.Echo`` and many line-oriented servers treat the client's FIN as the end
 of the conversation and close at once. Echofuzz's model says the rest of the

@@ -1,11 +1,11 @@
 """Two independent bugs: line endings rewritten, and the process dies of any client's reset.
 
-Bug 1: each chunk goes through a text-mode idea of lines, so ``\r\n`` comes
+Bug: two of them. 1: each chunk goes through a text-mode idea of lines, so ``\r\n`` comes
 back as ``\n`` (a translation layer meant for a line protocol, wrongly applied
-to an echo). Bug 2: a connection thread that meets ``ConnectionResetError``
+to an echo). 2: a connection thread that meets ``ConnectionResetError``
 "gives up" with ``os._exit(3)``, taking every other client with it.
 
-How a user meets them: Windows clients see their line endings change; and once
+How a user meets it (them): Windows clients see their line endings change; and once
 a day, when someone's laptop drops off the network, everyone is disconnected.
 
 Fuzzer operations that reveal them: any send of ``\r\n`` (bug 1); a reset of a
