@@ -11,6 +11,9 @@ Two kinds of mutant are left out of N, and the runner says how many:
 - those inside annotations: every module starts with
   ``from __future__ import annotations``, so annotations are never evaluated
   (PEP 563) and changing ``float | None`` to ``float + None`` is not a change;
+- the stars of signatures and unpacking (``*, b``, ``*args``, ``f(**kw)``),
+  which cosmic-ray replaces as if they were operators: the results are
+  syntax errors, or a keyword-only marker turned positional-only marker;
 - those listed in ``equivalent.EQUIVALENT``, one line of reason each: mutants
   that no test can tell from the original, because they behave the same.
 """

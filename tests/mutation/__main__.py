@@ -111,18 +111,37 @@ def _operators() -> Iterator[tuple[str, Operator]]:
             yield name, operator_class()
 
 
+STARS_THAT_ARE_NOT_OPERATORS = {"parameters", "param", "argument", "star_expr"}
+"""Where parso's ``*`` and ``**`` leaves are markers, not multiplication or power.
+
+``def f(a, *, b)``, ``*args``, ``f(*args)``, ``[*xs]``: cosmic-ray replaces
+these stars like operators. Replaced by anything but ``/`` they are syntax
+errors, which any test "kills"; the keyword-only ``*`` replaced by ``/`` only
+changes which spellings of a call are accepted. Neither is a changed line of
+the program, so neither is scored.
+"""
+
+
+def _not_an_operator(node: object) -> bool:
+    parent = getattr(node, "parent", None)
+    return getattr(node, "type", None) == "operator" and (
+        getattr(node, "value", None) in {"*", "**"}
+        and getattr(parent, "type", None) in STARS_THAT_ARE_NOT_OPERATORS
+    )
+
+
 def mutants(path: str) -> tuple[list[Mutant], int]:
-    """Every mutant of ``path`` outside annotations, and how many were inside them."""
+    """Every mutant of ``path`` outside annotations and signatures, and how many were inside."""
     source = (ROOT / path).read_text(encoding="utf-8")
     spans = _annotation_spans(source)
     module_ast = get_ast_from_path(ROOT / path)
-    found, in_annotations = [], 0
+    found, left_out = [], 0
     for name, operator in _operators():
         occurrence = 0
         for node in ast_nodes(module_ast):
             for start, _ in operator.mutation_positions(node):
-                if any(low <= tuple(start) < high for low, high in spans):
-                    in_annotations += 1
+                if _not_an_operator(node) or any(low <= tuple(start) < high for low, high in spans):
+                    left_out += 1
                 else:
                     mutated = mutate_code(source, operator, occurrence)
                     if mutated is not None and mutated != source:
@@ -130,7 +149,7 @@ def mutants(path: str) -> tuple[list[Mutant], int]:
                         short = name.removeprefix("core/")
                         found.append(Mutant(path, short, operator, occurrence, line, before, after))
                 occurrence += 1
-    return found, in_annotations
+    return found, left_out
 
 
 def _run_tests(arguments: Sequence[str], timeout: float | None) -> tuple[bool, float]:
@@ -176,11 +195,11 @@ def _equivalent(mutant: Mutant, used: set[Equivalent]) -> bool:
 
 def score(path: str, *, show_survivors: bool, used: set[Equivalent]) -> tuple[int, int] | None:
     """Mutate ``path`` and run its tests once per mutant; (killed, scored), None if unscored."""
-    found, in_annotations = mutants(path)
+    found, not_code = mutants(path)
     scored = [mutant for mutant in found if not _equivalent(mutant, used)]
     arguments = MODULES[path]
     print(
-        f"{path}: {len(scored)} mutants ({in_annotations} in annotations and "
+        f"{path}: {len(scored)} mutants ({not_code} in annotations or signatures and "
         f"{len(found) - len(scored)} listed as equivalent left out)",
         file=sys.stderr,
         flush=True,
