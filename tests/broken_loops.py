@@ -171,7 +171,7 @@ class LifoTieTimers(TimerHeap):
     """Breaks deadline ties last-in first-out (a negated sequence number)."""
 
     def push(self, deadline: float, callback: Callable[[], object]) -> Timer:
-        timer = Timer(deadline, callback)
+        timer = Timer(callback)
         heapq.heappush(self._heap, (deadline, -next(self._sequence), timer))
         return timer
 
@@ -184,7 +184,7 @@ class ShuffledTieTimers(TimerHeap):
         self._random = random.Random(862)
 
     def push(self, deadline: float, callback: Callable[[], object]) -> Timer:
-        timer = Timer(deadline, callback)
+        timer = Timer(callback)
         heapq.heappush(self._heap, (deadline, self._random.randrange(1 << 30), timer))
         return timer
 

@@ -93,7 +93,7 @@ def trap(request: object) -> Generator[object, None, None]:
 
 async def sleep(seconds: float) -> None:
     """Suspend the calling task for ``seconds`` of loop time."""
-    await trap(SleepUntil(now() + seconds))
+    await sleep_until(now() + seconds)
 
 
 async def sleep_until(deadline: float) -> None:
