@@ -20,27 +20,27 @@ LOOP = (
 )
 """The loop's specification, its broken variants and its own tests (a few seconds in all)."""
 
-GENERATORS = (
-    "tests/test_pep380.py",
-    "tests/test_delegation.py",
-    "tests/test_binary.py",
-    "tests/test_coroutine_trace.py",
-    "spec/pep380.py",
-    "spec/pep380_programs.py",
-    "spec/delegation.py",
-    "spec/binary.py",
-    "spec/coroutine_trace.py",
-)
-
-SERVERS_SELECT = ("tests/test_reference_servers.py", "-k", "select_echo")
-SERVERS_BLOCKING = ("tests/test_reference_servers.py", "-k", "blocking_echo")
+ENTRY_POINTS = "tests/test_entry_points.py"
+SERVERS = "tests/test_reference_servers.py"
 
 MODULES: dict[str, tuple[str, ...]] = {
-    "impl/__init__.py": ("tests/test_binary.py",),
-    "impl/binary.py": ("tests/test_binary.py", "spec/binary.py"),
-    "impl/coroutine_trace.py": ("tests/test_coroutine_trace.py", "spec/coroutine_trace.py"),
+    "impl/__init__.py": (),
+    "impl/binary.py": ("tests/test_binary.py", "spec/binary.py", ENTRY_POINTS, "-k", "binary"),
+    "impl/coroutine_trace.py": (
+        "tests/test_coroutine_trace.py",
+        "spec/coroutine_trace.py",
+        ENTRY_POINTS,
+        "-k",
+        "coroutine_trace",
+    ),
     "impl/pep380.py": ("tests/test_pep380.py", "spec/pep380.py", "spec/pep380_programs.py"),
-    "impl/power.py": ("tests/test_delegation.py", "spec/delegation.py"),
+    "impl/power.py": (
+        "tests/test_delegation.py",
+        "spec/delegation.py",
+        ENTRY_POINTS,
+        "-k",
+        "delegation or power",
+    ),
     "impl/loop/__init__.py": LOOP,
     "impl/loop/clock.py": LOOP,
     "impl/loop/core.py": (*LOOP, "tests/test_loop_echo.py"),
@@ -48,9 +48,15 @@ MODULES: dict[str, tuple[str, ...]] = {
     "impl/loop/sockets.py": (*LOOP, "tests/test_loop_echo.py"),
     "impl/loop/sync.py": LOOP,
     "impl/loop/timers.py": LOOP,
-    "impl/async_echo.py": ("tests/test_loop_echo.py",),
-    "impl/blocking_echo.py": SERVERS_BLOCKING,
-    "impl/select_echo.py": SERVERS_SELECT,
-    "impl/serving.py": ("tests/test_reference_servers.py", "-k", "select_echo or blocking_echo"),
+    "impl/async_echo.py": (
+        "tests/test_loop_echo.py",
+        SERVERS,
+        ENTRY_POINTS,
+        "-k",
+        "async_echo or test_loop_echo",
+    ),
+    "impl/blocking_echo.py": (SERVERS, ENTRY_POINTS, "-k", "blocking_echo"),
+    "impl/select_echo.py": (SERVERS, ENTRY_POINTS, "-k", "select_echo"),
+    "impl/serving.py": (SERVERS, "-k", "select_echo or blocking_echo"),
 }
 """Module path -> the pytest arguments that select its tests (paths, then ``-k``)."""
