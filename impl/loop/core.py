@@ -224,8 +224,8 @@ class Loop:
             # one was closed, which already took it out of epoll): start afresh.
             self._forget(fd)
             registered = 0
-        if wanted & ~registered == 0:
-            return
+        if not wanted & ~registered:
+            return  # nothing wanted that is not registered already
         if registered:
             self._selector.modify(fd, wanted | registered)
         else:
@@ -248,7 +248,7 @@ class Loop:
             wanted = self._wanted(fd)
             if not wanted:
                 self._forget(fd)
-            elif wanted != registered:
+            elif registered & ~wanted:  # registered for more than is wanted (never less)
                 self._selector.modify(fd, wanted)
                 self._watched[fd] = (wanted, owner)
         self._to_trim.clear()

@@ -194,7 +194,6 @@ class Task(Future[T]):
         self._coro = coro
         self._loop = get_running_loop()
         self._unpark: Callable[[], None] | None = None  # set while parked
-        self._parking = 0  # bumped on every park and unpark, so stale wake-ups are ignored
         self._must_cancel = False
         self._loop.adopt(self)
         self._loop.call_soon(self._step)
@@ -222,15 +221,20 @@ class Task(Future[T]):
 
     def _unpark_now(self) -> None:
         unpark, self._unpark = self._unpark, None
-        self._parking += 1
         if unpark is not None:
             unpark()
 
-    def _wake(self, parking: int) -> None:
-        if parking != self._parking or self._unpark is None:
-            return  # a wake-up for a parking that cancel() has already undone
+    def _wake(self) -> None:
+        """Resume the parked task, unless cancel() unparked it after this wake-up was queued.
+
+        Such a stale wake-up always runs before the task can park again: the
+        step that delivers the CancelledError is queued behind it (FIFO), and
+        every other way of waking a task is undone by ``unpark``. So "not
+        parked" is all it takes to recognise one.
+        """
+        if self._unpark is None:
+            return
         self._unpark = None
-        self._parking += 1
         self._step()
 
     def _step(self, exception: BaseException | None = None) -> None:
@@ -262,9 +266,7 @@ class Task(Future[T]):
             self._must_cancel = False
             self._loop.call_soon(partial(self._step, CancelledError()))
             return
-        self._parking += 1
-        parking = self._parking
         try:
-            self._unpark = self._loop.park(self, request, partial(self._wake, parking))
+            self._unpark = self._loop.park(self, request, self._wake)
         except Exception as refusal:  # the loop cannot wait for that: say so in the coroutine
             self._loop.call_soon(partial(self._step, refusal))

@@ -17,7 +17,11 @@ Source, PEP 3156 ("Futures"):
     is never called immediately [...] You can think of this as calling the
     callback through ``call_soon()``.
 
-and PEP 492 on why a done Future need not suspend: ``await`` "uses the
+asyncio adds the inverse, ``remove_done_callback(fn)``: "Remove *fn* from
+the callbacks list. Returns the number of callbacks removed, which is
+typically 1, unless a callback was added more than once."
+
+And PEP 492 on why a done Future need not suspend: ``await`` "uses the
 ``yield from`` implementation"; a Future's ``__await__`` yields only while
 the result is missing (asyncio: ``if not self.done(): yield self``).
 
@@ -134,5 +138,30 @@ def check_awaiting_a_done_future_does_not_suspend(loop: LoopUnderTest) -> None:
             raise AssertionError(f"awaiting a failed Future returned {stop.value!r}") from None
         else:
             raise AssertionError(f"awaiting a failed Future suspended: it yielded {yielded!r}")
+
+    loop.run(scenario())
+
+
+def check_remove_done_callback_counts_what_it_removed(loop: LoopUnderTest) -> None:
+    """Every registration of the callback goes, and the count says how many there were."""
+
+    async def scenario() -> None:
+        future = loop.Future()
+        calls: list[str] = []
+
+        def twice(_: object) -> None:
+            calls.append("twice")
+
+        def kept(_: object) -> None:
+            calls.append("kept")
+
+        future.add_done_callback(twice)
+        future.add_done_callback(kept)
+        future.add_done_callback(twice)
+        removed = [future.remove_done_callback(twice), future.remove_done_callback(twice)]
+        require(removed == [2, 0], f"removing a callback added twice returned {removed}, not 2, 0")
+        future.set_result(None)
+        await loop.sleep(1)
+        require(calls == ["kept"], f"after removing one callback, the callbacks run were {calls}")
 
     loop.run(scenario())
