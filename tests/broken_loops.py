@@ -19,7 +19,16 @@ from typing import Any, TypeVar
 import impl.loop as ours
 from impl.loop.futures import Future, Task, get_running_loop
 from impl.loop.timers import Timer, TimerHeap
-from spec.loop import await_chain, cancellation, events, futures, sockets, tasks, timers
+from spec.loop import (
+    await_chain,
+    cancellation,
+    events,
+    futures,
+    socket_waits,
+    sockets,
+    tasks,
+    timers,
+)
 from spec.loop.subject import LoopUnderTest, reference
 
 T = TypeVar("T")
@@ -156,6 +165,24 @@ class FutureCancellingTask(Task[T]):
         return super().cancel()
 
 
+class StaleWakeTask(Task[T]):
+    """Resumes on any wake-up, even one that cancel() overtook."""
+
+    def _wake(self) -> None:
+        self._unpark = None
+        self._step()
+
+
+class RecancellingTask(Task[T]):
+    """Keeps a cancellation pending after delivering it: every later await is cancelled too."""
+
+    def _park(self, request: object) -> None:
+        if self._must_cancel:
+            self._loop.call_soon(functools.partial(self._step, ours.CancelledError()))
+            return
+        super()._park(request)
+
+
 class EagerTask(Task[T]):
     """Runs the coroutine's first step inside the constructor."""
 
@@ -239,6 +266,15 @@ async def dropping_sendall(sock: socket.socket, data: bytes) -> None:
             return
 
 
+async def impatient_recv(sock: socket.socket, max_bytes: int) -> bytes:
+    """Takes a wake-up with nothing to read for the end of the stream."""
+    await ours.wait_readable(sock)
+    try:
+        return sock.recv(max_bytes)
+    except BlockingIOError:
+        return b""
+
+
 # -- The catalogue ----------------------------------------------------------------
 
 
@@ -312,4 +348,16 @@ BROKEN: list[tuple[LoopUnderTest, Check]] = [
     ),
     (_variant("sendall sending once", sendall=one_shot_sendall), _small_sendall),
     (_variant("sendall dropping the tail", sendall=dropping_sendall), _small_sendall),
+    (
+        _variant("wake-up resuming a cancelled task", Task=StaleWakeTask),
+        cancellation.check_cancel_overtakes_a_wake_up_already_on_its_way,
+    ),
+    (
+        _variant("cancellation delivered again and again", Task=RecancellingTask),
+        cancellation.check_one_cancel_is_one_cancelled_error,
+    ),
+    (
+        _variant("recv taking a spurious wake-up for EOF", recv=impatient_recv),
+        socket_waits.check_a_recv_woken_for_nothing_waits_again,
+    ),
 ]
