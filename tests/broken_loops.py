@@ -75,8 +75,11 @@ class ForgetfulEvent(ours.Event):
 class TwiceFuture(Future[T]):
     """Resolves as often as it is told to, the last value winning."""
 
-    def _finish(self, state: str, value: T | None, exception: BaseException | None) -> None:
-        self._state, self._result, self._exception = state, value, exception
+    def _finish(
+        self, value: T | None, exception: BaseException | None, *, cancelled: bool = False
+    ) -> None:
+        self._done, self._cancelled = True, cancelled
+        self._result, self._exception = value, exception
         callbacks, self._callbacks = self._callbacks, []
         for callback in callbacks:
             get_running_loop().call_soon(functools.partial(callback, self))
@@ -85,9 +88,11 @@ class TwiceFuture(Future[T]):
 class EagerCallbackFuture(Future[T]):
     """Runs the done callbacks inside set_result() instead of scheduling them."""
 
-    def _finish(self, state: str, value: T | None, exception: BaseException | None) -> None:
+    def _finish(
+        self, value: T | None, exception: BaseException | None, *, cancelled: bool = False
+    ) -> None:
         callbacks, self._callbacks = self._callbacks, []
-        super()._finish(state, value, exception)
+        super()._finish(value, exception, cancelled=cancelled)
         for callback in callbacks:
             callback(self)
 
@@ -95,9 +100,11 @@ class EagerCallbackFuture(Future[T]):
 class LifoCallbackFuture(Future[T]):
     """Schedules the done callbacks in reverse order of registration."""
 
-    def _finish(self, state: str, value: T | None, exception: BaseException | None) -> None:
+    def _finish(
+        self, value: T | None, exception: BaseException | None, *, cancelled: bool = False
+    ) -> None:
         self._callbacks.reverse()
-        super()._finish(state, value, exception)
+        super()._finish(value, exception, cancelled=cancelled)
 
 
 class AlwaysSuspendingFuture(Future[T]):
@@ -123,10 +130,12 @@ class WrappingFuture(Future[T]):
 class SwallowingTask(Task[T]):
     """Turns its coroutine's exception into a result of None."""
 
-    def _finish(self, state: str, value: T | None, exception: BaseException | None) -> None:
+    def _finish(
+        self, value: T | None, exception: BaseException | None, *, cancelled: bool = False
+    ) -> None:
         if isinstance(exception, Exception):
             exception = None
-        super()._finish(state, value, exception)
+        super()._finish(value, exception, cancelled=cancelled)
 
 
 class LateCancelTask(Task[T]):
@@ -145,7 +154,8 @@ class SilentCancelTask(Task[T]):
     def cancel(self) -> bool:
         if self.done():
             return False
-        self._unpark_now()
+        if self._unpark is not None:
+            self._unpark_now()
         self._coro.close()
         return Future.cancel(self)
 

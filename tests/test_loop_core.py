@@ -462,3 +462,30 @@ def test_the_monotonic_clock_waits_until_the_deadline_and_only_polls_past_it():
     assert 3599 < soon <= 3600
     assert past == 0.0
     assert forever is None
+
+
+def test_a_future_and_a_task_say_in_their_repr_how_they_stand():
+    async def main():
+        async def child():
+            await loop.sleep(1)
+            return 7
+
+        future, failed, cancelled = loop.Future(), loop.Future(), loop.Future()
+        task = loop.Task(child())
+        before = [repr(future), repr(task)]
+        future.set_result(1)
+        failed.set_exception(KeyError("k"))
+        cancelled.cancel()
+        await task
+        return before + [repr(future), repr(failed), repr(cancelled), repr(task)]
+
+    assert run_virtual(main()) == [
+        "<Future pending>",
+        "<Task pending coro=test_a_future_and_a_task_say_in_their_repr_how_they_stand"
+        ".<locals>.main.<locals>.child>",
+        "<Future finished result=1>",
+        "<Future finished exception=KeyError('k')>",
+        "<Future cancelled>",
+        "<Task finished result=7 coro=test_a_future_and_a_task_say_in_their_repr_how_they_stand"
+        ".<locals>.main.<locals>.child>",
+    ]

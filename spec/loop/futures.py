@@ -50,10 +50,11 @@ def check_future_resolves_once(loop: LoopUnderTest) -> None:
 
     async def scenario() -> None:
         future = loop.Future()
-        require(
-            _raises(loop.InvalidStateError, future.result),
-            "result() of a pending Future did not raise InvalidStateError",
-        )
+        for method in (future.result, future.exception):
+            require(
+                _raises(loop.InvalidStateError, method),
+                f"{method.__name__}() of a pending Future did not raise InvalidStateError",
+            )
         future.set_result("first")
         require(
             _raises(loop.InvalidStateError, lambda: future.set_result("second")),
@@ -64,6 +65,7 @@ def check_future_resolves_once(loop: LoopUnderTest) -> None:
             "set_exception() after set_result() did not raise InvalidStateError",
         )
         require(future.result() == "first", f"the result changed to {future.result()!r}")
+        require(future.exception() is None, "exception() of a Future with a result is not None")
         require(future.cancel() is False, "cancel() of a done Future returned True")
         require(not future.cancelled(), "cancel() of a done Future cancelled it")
 
@@ -74,6 +76,7 @@ def check_future_resolves_once(loop: LoopUnderTest) -> None:
             "set_result() after set_exception() did not raise InvalidStateError",
         )
         require(_raises(KeyError, failed.result), "result() did not raise the exception set")
+        require(isinstance(failed.exception(), KeyError), "exception() is not the exception set")
 
         cancelled = loop.Future()
         require(cancelled.cancel() is True, "cancel() of a pending Future returned False")
@@ -81,10 +84,11 @@ def check_future_resolves_once(loop: LoopUnderTest) -> None:
             _raises(loop.InvalidStateError, lambda: cancelled.set_result(1)),
             "set_result() after cancel() did not raise InvalidStateError",
         )
-        require(
-            _raises(loop.CancelledError, cancelled.result),
-            "result() of a cancelled Future did not raise CancelledError",
-        )
+        for method in (cancelled.result, cancelled.exception):
+            require(
+                _raises(loop.CancelledError, method),
+                f"{method.__name__}() of a cancelled Future did not raise CancelledError",
+            )
 
     loop.run(scenario())
 
@@ -149,16 +153,22 @@ def check_remove_done_callback_counts_what_it_removed(loop: LoopUnderTest) -> No
         future = loop.Future()
         calls: list[str] = []
 
-        def twice(_: object) -> None:
-            calls.append("twice")
+        class Recorder:
+            def __init__(self, name: str) -> None:
+                self.name = name
 
-        def kept(_: object) -> None:
-            calls.append("kept")
+            def record(self, _: object) -> None:
+                calls.append(self.name)
 
-        future.add_done_callback(twice)
-        future.add_done_callback(kept)
-        future.add_done_callback(twice)
-        removed = [future.remove_done_callback(twice), future.remove_done_callback(twice)]
+        # Bound methods, each ``.record`` a new object: equal, not identical, as asyncio compares.
+        twice, kept = Recorder("twice"), Recorder("kept")
+        future.add_done_callback(twice.record)
+        future.add_done_callback(kept.record)
+        future.add_done_callback(twice.record)
+        removed = [
+            future.remove_done_callback(twice.record),
+            future.remove_done_callback(twice.record),
+        ]
         require(removed == [2, 0], f"removing a callback added twice returned {removed}, not 2, 0")
         future.set_result(None)
         await loop.sleep(1)
