@@ -477,7 +477,7 @@ def test_a_future_and_a_task_say_in_their_repr_how_they_stand():
         failed.set_exception(KeyError("k"))
         cancelled.cancel()
         await task
-        return before + [repr(future), repr(failed), repr(cancelled), repr(task)]
+        return [*before, repr(future), repr(failed), repr(cancelled), repr(task)]
 
     assert run_virtual(main()) == [
         "<Future pending>",
