@@ -113,9 +113,12 @@ class Loop:
     def run(self) -> None:
         """Wait for ready sockets and resume their tasks, while we can accept."""
         while self.listener in self.tasks:
-            want_read = [s for s, wait in self.waits.items() if wait is Wait.READABLE]
-            want_write = [s for s, wait in self.waits.items() if wait is Wait.WRITABLE]
-            readable, writable, _ = select.select(want_read, want_write, [])
+            waiting: dict[Wait, list[socket.socket]] = {Wait.READABLE: [], Wait.WRITABLE: []}
+            for sock, wait in self.waits.items():
+                waiting[wait].append(sock)
+            readable, writable, _ = select.select(
+                waiting[Wait.READABLE], waiting[Wait.WRITABLE], []
+            )
             for sock in [*readable, *writable]:
                 # A socket appears at most once: it waits for one thing.
                 if sock in self.tasks:

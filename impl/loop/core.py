@@ -48,9 +48,8 @@ import selectors
 import types
 from collections import deque
 from collections.abc import Callable, Coroutine, Generator
-from dataclasses import dataclass
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from impl.loop.clock import Clock, MonotonicClock
 from impl.loop.futures import Future, Task, _set_running_loop, get_running_loop
@@ -63,15 +62,13 @@ class Deadlock(RuntimeError):
     """No task can ever run again: nothing is ready, no timer is set, no socket is watched."""
 
 
-@dataclass(frozen=True, slots=True)
-class SleepUntil:
+class SleepUntil(NamedTuple):
     """Yielded to be resumed once the loop's clock reaches ``deadline``."""
 
     deadline: float
 
 
-@dataclass(frozen=True, slots=True)
-class WaitIO:
+class WaitIO(NamedTuple):
     """Yielded to be resumed once ``fd`` is ready for ``events`` (EVENT_READ or EVENT_WRITE).
 
     ``owner`` is the object the descriptor belongs to (the socket). The loop
@@ -241,10 +238,9 @@ class Loop:
     def _trim(self) -> None:
         """Shrink each registration touched in the last turn to what its waiters want."""
         for fd in self._to_trim:
-            entry = self._watched.get(fd)
-            if entry is None:
-                continue
-            registered, owner = entry
+            # Still watched: nothing forgets a descriptor but this, and _watch
+            # registers one afresh whenever it forgets it.
+            registered, owner = self._watched[fd]
             wanted = self._wanted(fd)
             if not wanted:
                 self._forget(fd)

@@ -165,6 +165,7 @@ def check_remove_done_callback_counts_what_it_removed(loop: LoopUnderTest) -> No
         future.add_done_callback(twice.record)
         future.add_done_callback(kept.record)
         future.add_done_callback(twice.record)
+        future.add_done_callback(kept.record)
         removed = [
             future.remove_done_callback(twice.record),
             future.remove_done_callback(twice.record),
@@ -172,6 +173,9 @@ def check_remove_done_callback_counts_what_it_removed(loop: LoopUnderTest) -> No
         require(removed == [2, 0], f"removing a callback added twice returned {removed}, not 2, 0")
         future.set_result(None)
         await loop.sleep(1)
-        require(calls == ["kept"], f"after removing one callback, the callbacks run were {calls}")
+        require(
+            calls == ["kept", "kept"],
+            f"after removing one callback, the callbacks run were {calls}",
+        )
 
     loop.run(scenario())

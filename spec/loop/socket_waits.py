@@ -138,39 +138,70 @@ def check_an_accept_woken_for_nothing_waits_again(loop: LoopUnderTest) -> None:
 
 
 def check_a_reader_and_a_writer_wait_on_one_socket_at_once(loop: LoopUnderTest) -> None:
-    """One task blocked reading a socket and another blocked writing it both get through."""
+    """One task blocked reading a socket and another blocked writing it are woken each by its own.
+
+    Whichever began to wait first; the reader reads twice while the writer
+    stays blocked, and once the writer is done too, the loop is idle again.
+    """
     payload = bytes(range(256)) * 1024
-    with _socket_pair(buffer=4096) as (ours, theirs):
+    for first in ("reader", "writer"):
+        with _socket_pair(buffer=4096) as (ours, theirs):
 
-        async def scenario() -> tuple[bool, object, bytes, bool]:
-            reader = loop.Task(_coroutine(loop.recv(ours, 100)))
-            writer = loop.Task(_coroutine(loop.sendall(ours, payload)))
-            watchdog = loop.Task(_cancel_after(loop, reader, writer))
-            await loop.sleep(1)
-            both_waited = not reader.done() and not writer.done()
-            received = bytearray()
-            for _ in range(len(payload)):  # every recv gets at least a byte
-                if len(received) >= len(payload):
-                    break
-                received += await loop.recv(theirs, 65536)
-            # The writer is done and the socket stays writable: a loop still watching
-            # for that would never be idle, and under a virtual clock never reach t+1.
-            before = loop.now()
-            await loop.sleep(1)
-            require(loop.now() == before + 1, f"a sleep from t={before} ended at {loop.now()}")
-            theirs.send(b"for the reader")
-            try:
-                got: object = await reader
-            except loop.CancelledError:
-                got = "still waiting at the watchdog"
-            writer_done = writer.done() and not writer.cancelled()
-            watchdog.cancel()
-            return both_waited, got, bytes(received), writer_done
+            async def scenario(
+                first: str = first, ours: socket.socket = ours, theirs: socket.socket = theirs
+            ) -> tuple[bool, object, bool, bytes, bool, bool]:
+                async def read_twice() -> list[bytes]:
+                    return [await loop.recv(ours, 100), await loop.recv(ours, 100)]
 
-        both_waited, got, received, writer_done = loop.run(scenario())
-    require(both_waited, "the reader or the writer did not have to wait; the check proves nothing")
-    require(received == payload and writer_done, "the writer's bytes did not all arrive")
-    require(got == b"for the reader", f"the reader, waiting beside a writer, got {got!r}")
+                def start_reader() -> FutureLike:
+                    return loop.Task(read_twice())
+
+                def start_writer() -> FutureLike:
+                    return loop.Task(_coroutine(loop.sendall(ours, payload)))
+
+                starts = [start_reader, start_writer]
+                if first == "writer":
+                    starts.reverse()
+                started: list[FutureLike] = []
+                for start in starts:
+                    started.append(start())
+                    await loop.sleep(1)
+                reader, writer = started if first == "reader" else started[::-1]
+                watchdog = loop.Task(_cancel_after(loop, reader, writer))
+                both_waited = not reader.done() and not writer.done()
+                theirs.send(b"one")
+                await loop.sleep(1)
+                theirs.send(b"two")
+                try:
+                    got: object = await reader
+                except loop.CancelledError:
+                    got = "still waiting at the watchdog"
+                writer_still_waiting = not writer.done()
+                received = bytearray()
+                for _ in range(len(payload)):  # every recv gets at least a byte
+                    if len(received) >= len(payload):
+                        break
+                    received += await loop.recv(theirs, 65536)
+                writer_done = writer.done() and not writer.cancelled()
+                # The socket stays writable: a loop still watching for that would never
+                # be idle, and under a virtual clock never reach the end of a sleep.
+                before = loop.now()
+                await loop.sleep(1)
+                idle = loop.now() == before + 1
+                watchdog.cancel()
+                return both_waited, got, writer_still_waiting, bytes(received), writer_done, idle
+
+            both_waited, got, writer_still_waiting, received, writer_done, idle = loop.run(
+                scenario()
+            )
+        context = f"(the {first} waiting first)"
+        require(both_waited, f"the reader or the writer did not have to wait {context}")
+        require(
+            got == [b"one", b"two"], f"the reader, beside a blocked writer, got {got!r} {context}"
+        )
+        require(writer_still_waiting, f"the writer did not stay blocked meanwhile {context}")
+        require(received == payload and writer_done, f"the writer's bytes did not arrive {context}")
+        require(idle, f"with nobody left waiting to write, the loop never went idle {context}")
 
 
 def check_cancelling_a_socket_wait_frees_the_socket(loop: LoopUnderTest) -> None:

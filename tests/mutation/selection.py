@@ -22,6 +22,7 @@ LOOP = (
 
 ENTRY_POINTS = "tests/test_entry_points.py"
 SERVERS = "tests/test_reference_servers.py"
+PARTS = "tests/test_server_parts.py"
 
 MODULES: dict[str, tuple[str, ...]] = {
     "impl/__init__.py": (),
@@ -55,8 +56,8 @@ MODULES: dict[str, tuple[str, ...]] = {
         "-k",
         "async_echo or test_loop_echo",
     ),
-    "impl/blocking_echo.py": (SERVERS, ENTRY_POINTS, "-k", "blocking_echo"),
-    "impl/select_echo.py": (SERVERS, ENTRY_POINTS, "-k", "select_echo"),
-    "impl/serving.py": (SERVERS, "-k", "select_echo or blocking_echo"),
+    "impl/blocking_echo.py": (SERVERS, PARTS, ENTRY_POINTS, "-k", "blocking_echo"),
+    "impl/select_echo.py": (SERVERS, PARTS, ENTRY_POINTS, "-k", "select_echo"),
+    "impl/serving.py": (SERVERS, PARTS, "-k", "select_echo or blocking_echo or serving"),
 }
 """Module path -> the pytest arguments that select its tests (paths, then ``-k``)."""
