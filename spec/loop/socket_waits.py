@@ -140,8 +140,9 @@ def check_an_accept_woken_for_nothing_waits_again(loop: LoopUnderTest) -> None:
 def check_a_reader_and_a_writer_wait_on_one_socket_at_once(loop: LoopUnderTest) -> None:
     """One task blocked reading a socket and another blocked writing it are woken each by its own.
 
-    Whichever began to wait first; the reader reads twice while the writer
-    stays blocked, and once the writer is done too, the loop is idle again.
+    Whichever began to wait first: the reader reads once while the writer
+    stays blocked, the writer gets through while the reader waits again, and
+    then, with only the reader waiting, the loop is idle.
     """
     payload = bytes(range(256)) * 1024
     for first in ("reader", "writer"):
@@ -170,24 +171,24 @@ def check_a_reader_and_a_writer_wait_on_one_socket_at_once(loop: LoopUnderTest) 
                 watchdog = loop.Task(_cancel_after(loop, reader, writer))
                 both_waited = not reader.done() and not writer.done()
                 theirs.send(b"one")
+                await loop.sleep(1)  # the reader reads, and waits again; the writer waits on
+                writer_still_waiting = not writer.done()
+                received = bytearray()
+                for _ in range(len(payload)):  # the writer gets through while the reader waits
+                    if len(received) >= len(payload):
+                        break
+                    received += await loop.recv(theirs, 65536)
+                writer_done = writer.done() and not writer.cancelled() and not reader.done()
+                # The socket stays writable: a loop still watching for that would never be
+                # idle, and under a virtual clock never reach the end of this sleep.
+                before = loop.now()
                 await loop.sleep(1)
+                idle = loop.now() == before + 1
                 theirs.send(b"two")
                 try:
                     got: object = await reader
                 except loop.CancelledError:
                     got = "still waiting at the watchdog"
-                writer_still_waiting = not writer.done()
-                received = bytearray()
-                for _ in range(len(payload)):  # every recv gets at least a byte
-                    if len(received) >= len(payload):
-                        break
-                    received += await loop.recv(theirs, 65536)
-                writer_done = writer.done() and not writer.cancelled()
-                # The socket stays writable: a loop still watching for that would never
-                # be idle, and under a virtual clock never reach the end of a sleep.
-                before = loop.now()
-                await loop.sleep(1)
-                idle = loop.now() == before + 1
                 watchdog.cancel()
                 return both_waited, got, writer_still_waiting, bytes(received), writer_done, idle
 
@@ -200,8 +201,11 @@ def check_a_reader_and_a_writer_wait_on_one_socket_at_once(loop: LoopUnderTest) 
             got == [b"one", b"two"], f"the reader, beside a blocked writer, got {got!r} {context}"
         )
         require(writer_still_waiting, f"the writer did not stay blocked meanwhile {context}")
-        require(received == payload and writer_done, f"the writer's bytes did not arrive {context}")
-        require(idle, f"with nobody left waiting to write, the loop never went idle {context}")
+        require(
+            received == payload and writer_done,
+            f"the writer's bytes did not arrive while the reader waited {context}",
+        )
+        require(idle, f"with only the reader left waiting, the loop never went idle {context}")
 
 
 def check_cancelling_a_socket_wait_frees_the_socket(loop: LoopUnderTest) -> None:

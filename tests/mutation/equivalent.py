@@ -47,6 +47,16 @@ EQUIVALENT: tuple[Equivalent, ...] = (
         "sockets define no __eq__: != is identity",
     ),
     Equivalent(
+        "impl/loop/core.py",
+        "self._watched[fd] = (wanted | registered, owner)",
+        (
+            "self._watched[fd] = (wanted + registered, owner)",
+            "self._watched[fd] = (wanted ** registered, owner)",
+        ),
+        "the record of a registration then claims more than is registered, which costs the"
+        " next _watch or _trim one modify() more and changes nothing else",
+    ),
+    Equivalent(
         "impl/loop/clock.py",
         "ready = selector.select(0) if selector.get_map() else []",
         ("ready = selector.select( -1) if selector.get_map() else []",),
