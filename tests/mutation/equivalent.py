@@ -52,9 +52,10 @@ EQUIVALENT: tuple[Equivalent, ...] = (
         (
             "self._watched[fd] = (wanted + registered, owner)",
             "self._watched[fd] = (wanted ** registered, owner)",
+            "self._watched[fd] = (wanted << registered, owner)",
         ),
-        "the record of a registration then claims more than is registered, which costs the"
-        " next _watch or _trim one modify() more and changes nothing else",
+        "a wrong record of what is registered, covering what is wanted: the next _watch or"
+        " _trim makes one modify() more, which puts the registration right",
     ),
     Equivalent(
         "impl/loop/clock.py",
