@@ -168,16 +168,21 @@ def check_a_reader_and_a_writer_wait_on_one_socket_at_once(loop: LoopUnderTest) 
                     started.append(start())
                     await loop.sleep(1)
                 reader, writer = started if first == "reader" else started[::-1]
-                watchdog = loop.Task(_cancel_after(loop, reader, writer))
                 both_waited = not reader.done() and not writer.done()
                 theirs.send(b"one")
                 await loop.sleep(1)  # the reader reads, and waits again; the writer waits on
                 writer_still_waiting = not writer.done()
                 received = bytearray()
-                for _ in range(len(payload)):  # the writer gets through while the reader waits
-                    if len(received) >= len(payload):
-                        break
-                    received += await loop.recv(theirs, 65536)
+
+                async def drain() -> None:
+                    for _ in range(len(payload)):  # every recv gets at least a byte
+                        if len(received) >= len(payload):
+                            return
+                        received.extend(await loop.recv(theirs, 65536))
+
+                draining = loop.Task(drain())  # the writer gets through while the reader waits
+                watchdog = loop.Task(_cancel_after(loop, reader, writer, draining))
+                await _outcome(loop, draining)
                 writer_done = writer.done() and not writer.cancelled() and not reader.done()
                 # The socket stays writable: a loop still watching for that would never be
                 # idle, and under a virtual clock never reach the end of this sleep.
@@ -236,6 +241,13 @@ def check_cancelling_a_socket_wait_frees_the_socket(loop: LoopUnderTest) -> None
 async def _coroutine(awaitable: Awaitable[T]) -> T:
     """A Task takes a coroutine; the loop's socket functions promise only an awaitable."""
     return await awaitable
+
+
+async def _outcome(loop: LoopUnderTest, task: FutureLike) -> object:
+    try:
+        return await task
+    except loop.CancelledError:
+        return "cancelled by the watchdog"
 
 
 async def _cancel_after(loop: LoopUnderTest, *tasks: FutureLike) -> None:
