@@ -36,12 +36,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
-os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
-# The servers promise to flush their one line; unbuffered output would hide a missing flush.
-os.environ.pop("PYTHONUNBUFFERED", None)
-os.environ.setdefault("HYPOTHESIS_PROFILE", "mutation")
-sys.dont_write_bytecode = True
-
 # Imported before any fork, so that no child pays for them: nothing of this project.
 import hypothesis  # noqa: E402, F401
 import pytest  # noqa: E402
@@ -249,6 +243,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown:
         parser.error(f"not in tests/mutation/selection.py: {', '.join(unknown)}")
     os.chdir(ROOT)
+    # Inherited by every child and every process its tests start.
+    os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
+    sys.dont_write_bytecode = True
+    os.environ.setdefault("HYPOTHESIS_PROFILE", "mutation")
+    # The servers promise to flush their one line; unbuffered output would hide a missing flush.
+    os.environ.pop("PYTHONUNBUFFERED", None)
     # A background job of a non-interactive shell starts with SIGINT ignored, and
     # so would every server the tests start; with a handler here, they start with
     # the default, as the tests that interrupt them expect.
