@@ -75,8 +75,10 @@ def test_select_echo_closing_the_loop_closes_every_connection():
     with socket.create_server(("127.0.0.1", 0)) as listener:
         loop = select_echo.Loop(listener)
         connections = [pair() for _ in range(3)]
-        for ours, _ in connections:
-            loop.spawn(ours, select_echo.echo_connection(ours, "peer"))
+        # Held here, so that only close_all() can finish them (not the garbage collector).
+        tasks = [select_echo.echo_connection(ours, "peer") for ours, _ in connections]
+        for (ours, _), task in zip(connections, tasks, strict=True):
+            loop.spawn(ours, task)
         loop.close_all()
         assert [ours.fileno() for ours, _ in connections] == [-1, -1, -1]
         assert (loop.tasks, loop.waits) == ({}, {})
