@@ -81,8 +81,12 @@ def caller(
         sleep(delays.caller)  # to represent some computation
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    """Print the article's trace; ``--no-sleep`` skips its 2.25 s of sleeping."""
+def main(argv: Sequence[str] | None = None, *, sleep: Sleep = time.sleep) -> None:
+    """Print the article's trace; ``--no-sleep`` skips its 2.25 s of sleeping.
+
+    ``sleep`` is a parameter for the reason ``caller``'s is: so that the
+    specification can see the command line's sleeps without sleeping them.
+    """
     parser = argparse.ArgumentParser(prog="python -m impl.coroutine_trace")
     parser.add_argument(
         "--no-sleep",
@@ -90,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="same output as the article, without the article's sleeps",
     )
     args = parser.parse_args(argv)
-    caller(delays=NO_DELAYS if args.no_sleep else ARTICLE_DELAYS)
+    caller(sleep=sleep, delays=NO_DELAYS if args.no_sleep else ARTICLE_DELAYS)
 
 
 if __name__ == "__main__":

@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Generator, Iterable, Iterator
-from dataclasses import dataclass
 from typing import Any, NamedTuple, ParamSpec, TypeVar
 
 P = ParamSpec("P")
@@ -66,8 +65,7 @@ class Returned(NamedTuple):
 Step = Yielded | Returned
 
 
-@dataclass(frozen=True)
-class YieldFrom:
+class YieldFrom(NamedTuple):
     """The request a body yields where native code would write ``yield from``."""
 
     expr: Iterable[Any]

@@ -25,10 +25,11 @@ Design principles, and why:
   client sees every byte and then EOF, never a reset.
 * **A connection's failure ends that connection only.** Resets, broken pipes
   and clients that connect and reset at once raise ``OSError`` inside their own
-  task, which ends and closes its socket. Any other exception from a
-  connection task is caught by the loop, which closes that socket and carries
-  on. Only a failure of the listener's task stops the server, since a server
-  that cannot accept is no server. The peer address comes from ``accept``:
+  task, which ends and closes its socket; the listener's task logs a failed
+  ``accept`` and listens on. Those are the only ways a task fails without a
+  bug, so the loop catches nothing: any other exception is a bug in this
+  file, and it stops the server with its traceback rather than being logged
+  and forgotten. The peer address comes from ``accept``:
   ``getpeername`` fails with ``ENOTCONN`` once the peer has reset, which is one
   of the ways the article's server dies.
 * **Never block on our own output.** Nothing is printed per message: a
@@ -95,22 +96,16 @@ class Loop:
         self.resume(sock)
 
     def resume(self, sock: socket.socket) -> None:
-        """Run the socket's task up to its next wait, or to its end.
+        """Run the socket's task up to its next wait, or to its end (its socket is closed by then).
 
-        A connection task that fails is dropped and its socket closed; a
-        failing listener task is re-raised, ending the server.
+        An exception from a task propagates: the tasks catch the ``OSError``
+        that a connection or an ``accept`` can fail with, so anything else is
+        a bug, and it ends the server instead of one connection.
         """
-        task = self.tasks[sock]
         try:
-            self.waits[sock] = task.send(None)
+            self.waits[sock] = self.tasks[sock].send(None)
         except StopIteration:
             self.forget(sock)
-        except Exception:
-            self.forget(sock)
-            if sock is self.listener:
-                raise
-            logger.exception("connection task failed; closing its socket")
-            sock.close()
 
     def forget(self, sock: socket.socket) -> None:
         """Stop tracking a socket whose task has ended."""

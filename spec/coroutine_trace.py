@@ -31,6 +31,11 @@ Checks (each takes the implementation under test):
   when the generator is destroyed: closed early, it never prints it.
 * ``check_range_is_not_a_generator``: the article's "lazy generators like
   range" is not true: a range is a lazy *sequence*, not an iterator at all.
+* ``check_article_items``: called without items, the coroutine goes over the
+  article's ``[1, 2, 3]``.
+* ``check_command_line``: ``python -m impl.coroutine_trace`` prints the
+  article's output and sleeps the article's sleeps; ``--no-sleep`` prints the
+  same and sleeps for no time at all.
 
 >>> from impl.coroutine_trace import caller, coroutine
 >>> check_trace(caller, coroutine, ["a", "b"])
@@ -42,6 +47,8 @@ Checks (each takes the implementation under test):
 from __future__ import annotations
 
 import collections.abc
+import contextlib
+import io
 from collections.abc import Callable, Generator, Iterable, Sequence
 from typing import Protocol
 
@@ -86,6 +93,18 @@ class Caller(Protocol):
         delays: Delays,
         make_coroutine: Callable[..., Iterable[object]],
     ) -> None: ...
+
+
+class Main(Protocol):
+    """The shape of ``impl.coroutine_trace.main``: the command line, with its sleep exposed."""
+
+    def __call__(self, argv: Sequence[str] | None = None, *, sleep: Sleep) -> None: ...
+
+
+class DefaultCoroutine(Protocol):
+    """``coroutine`` called without items: the article's program."""
+
+    def __call__(self, *, emit: Emit, sleep: Sleep) -> Iterable[object]: ...
 
 
 def expected_trace(n: int) -> list[str]:
@@ -159,3 +178,26 @@ def check_range_is_not_a_generator() -> None:
     assert not isinstance(lazy, collections.abc.Iterator), f"{lazy!r} is an iterator"
     assert isinstance(lazy, collections.abc.Sequence), f"{lazy!r} is not a sequence"
     assert list(lazy) == list(lazy), f"{lazy!r} is consumed by iterating it"
+
+
+def check_article_items(coroutine: DefaultCoroutine) -> None:
+    """Without items, the coroutine yields the article's ``for x in [1, 2, 3]``."""
+    trace: list[str] = []
+    values = list(coroutine(emit=trace.append, sleep=_no_sleep))
+    assert values == list(ARTICLE_ITEMS), f"the article's coroutine yielded {values}"
+    expected = [RESUMED] * len(ARTICLE_ITEMS) + [DESTROYED]
+    assert trace == expected, f"the article's coroutine went {trace}, expected {expected}"
+
+
+def check_command_line(main: Main) -> None:
+    """The command line sleeps where the article does, or, with ``--no-sleep``, not at all."""
+    article_sleeps = [ARTICLE_DELAYS.coroutine, ARTICLE_DELAYS.caller] * len(ARTICLE_ITEMS)
+    for argv, expected in (([], article_sleeps), (["--no-sleep"], None)):
+        slept: list[float] = []
+        with contextlib.redirect_stdout(io.StringIO()) as printed:
+            main(argv, sleep=slept.append)
+        assert printed.getvalue() == ARTICLE_OUTPUT, f"{argv} printed {printed.getvalue()!r}"
+        if expected is None:
+            assert not any(slept), f"with --no-sleep the program still slept {slept}"
+        else:
+            assert slept == expected, f"without --no-sleep it slept {slept}, expected {expected}"

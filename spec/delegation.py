@@ -30,6 +30,9 @@ what is printed and what is yielded, in order:
   yielded, no subgenerator body ever runs, and no warning is given (unlike a
   coroutine that is never awaited).
 * ``check_article_listing``: the article's printed listing, exactly.
+* ``check_an_unknown_version_is_a_usage_error``: ``python -m impl.power``
+  names its versions; any other name is refused the way argparse refuses a
+  bad choice (exit status 2, the usage on stderr), before anything runs.
 
 >>> from impl.power import power_coroutine_flat as flat, power_coroutine_yield_from
 >>> check_refactor_preserves_behaviour(flat, power_coroutine_yield_from, [1], [2], repeats=2)
@@ -40,6 +43,8 @@ what is printed and what is yielded, in order:
 
 from __future__ import annotations
 
+import contextlib
+import io
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Protocol
 
@@ -178,3 +183,17 @@ def check_refactor_without_yield_from_fails(
 def check_article_listing(output: str) -> None:
     """``python -m impl.power`` prints what the article says it prints."""
     assert output == ARTICLE_LISTING, f"printed {output!r}, expected {ARTICLE_LISTING!r}"
+
+
+def check_an_unknown_version_is_a_usage_error(main: Callable[[Sequence[str]], None]) -> None:
+    """An unknown version exits with status 2 and names the valid ones; nothing is printed."""
+    printed, complained = io.StringIO(), io.StringIO()
+    code: object = None
+    with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(complained):
+        try:
+            main(["no-such-version"])
+        except SystemExit as exit:
+            code = exit.code
+    assert code == 2, f"an unknown version ended with {code!r}, not a usage error (exit 2)"
+    assert "invalid choice: 'no-such-version'" in complained.getvalue(), complained.getvalue()
+    assert printed.getvalue() == "", f"an unknown version printed {printed.getvalue()!r}"

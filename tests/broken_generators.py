@@ -271,6 +271,25 @@ class ExpansionSwallowingCloseErrors(pep380.Expansion):
         return super().on_throw(exc)
 
 
+class ExpansionYieldingWhatThrowReturned(pep380.Expansion):
+    """Forgets that throw() may end the subiterator: its return value is lost."""
+
+    def on_throw(self, exc):
+        if isinstance(exc, GeneratorExit):
+            return super().on_throw(exc)
+        return pep380.Yielded(self._i.throw(exc))
+
+
+class ExpansionClosingAnyIterator(pep380.Expansion):
+    """Calls close() on the subiterator without asking whether it has one."""
+
+    def on_throw(self, exc):
+        if isinstance(exc, GeneratorExit):
+            self._i.close()
+            raise exc
+        return super().on_throw(exc)
+
+
 class Variant:
     """``impl.pep380`` with one ``Expansion`` swapped for a broken one."""
 

@@ -19,7 +19,16 @@ from typing import Any, TypeVar
 import impl.loop as ours
 from impl.loop.futures import Future, Task, get_running_loop
 from impl.loop.timers import Timer, TimerHeap
-from spec.loop import await_chain, cancellation, events, futures, sockets, tasks, timers
+from spec.loop import (
+    await_chain,
+    cancellation,
+    events,
+    futures,
+    socket_waits,
+    sockets,
+    tasks,
+    timers,
+)
 from spec.loop.subject import LoopUnderTest, reference
 
 T = TypeVar("T")
@@ -66,8 +75,11 @@ class ForgetfulEvent(ours.Event):
 class TwiceFuture(Future[T]):
     """Resolves as often as it is told to, the last value winning."""
 
-    def _finish(self, state: str, value: T | None, exception: BaseException | None) -> None:
-        self._state, self._result, self._exception = state, value, exception
+    def _finish(
+        self, value: T | None, exception: BaseException | None, *, cancelled: bool = False
+    ) -> None:
+        self._done, self._cancelled = True, cancelled
+        self._result, self._exception = value, exception
         callbacks, self._callbacks = self._callbacks, []
         for callback in callbacks:
             get_running_loop().call_soon(functools.partial(callback, self))
@@ -76,9 +88,11 @@ class TwiceFuture(Future[T]):
 class EagerCallbackFuture(Future[T]):
     """Runs the done callbacks inside set_result() instead of scheduling them."""
 
-    def _finish(self, state: str, value: T | None, exception: BaseException | None) -> None:
+    def _finish(
+        self, value: T | None, exception: BaseException | None, *, cancelled: bool = False
+    ) -> None:
         callbacks, self._callbacks = self._callbacks, []
-        super()._finish(state, value, exception)
+        super()._finish(value, exception, cancelled=cancelled)
         for callback in callbacks:
             callback(self)
 
@@ -86,9 +100,11 @@ class EagerCallbackFuture(Future[T]):
 class LifoCallbackFuture(Future[T]):
     """Schedules the done callbacks in reverse order of registration."""
 
-    def _finish(self, state: str, value: T | None, exception: BaseException | None) -> None:
+    def _finish(
+        self, value: T | None, exception: BaseException | None, *, cancelled: bool = False
+    ) -> None:
         self._callbacks.reverse()
-        super()._finish(state, value, exception)
+        super()._finish(value, exception, cancelled=cancelled)
 
 
 class AlwaysSuspendingFuture(Future[T]):
@@ -114,10 +130,12 @@ class WrappingFuture(Future[T]):
 class SwallowingTask(Task[T]):
     """Turns its coroutine's exception into a result of None."""
 
-    def _finish(self, state: str, value: T | None, exception: BaseException | None) -> None:
+    def _finish(
+        self, value: T | None, exception: BaseException | None, *, cancelled: bool = False
+    ) -> None:
         if isinstance(exception, Exception):
             exception = None
-        super()._finish(state, value, exception)
+        super()._finish(value, exception, cancelled=cancelled)
 
 
 class LateCancelTask(Task[T]):
@@ -136,7 +154,8 @@ class SilentCancelTask(Task[T]):
     def cancel(self) -> bool:
         if self.done():
             return False
-        self._unpark_now()
+        if self._unpark is not None:
+            self._unpark_now()
         self._coro.close()
         return Future.cancel(self)
 
@@ -156,6 +175,24 @@ class FutureCancellingTask(Task[T]):
         return super().cancel()
 
 
+class StaleWakeTask(Task[T]):
+    """Resumes on any wake-up, even one that cancel() overtook."""
+
+    def _wake(self) -> None:
+        self._unpark = None
+        self._step()
+
+
+class RecancellingTask(Task[T]):
+    """Keeps a cancellation pending after delivering it: every later await is cancelled too."""
+
+    def _park(self, request: object) -> None:
+        if self._must_cancel:
+            self._loop.call_soon(functools.partial(self._step, ours.CancelledError()))
+            return
+        super()._park(request)
+
+
 class EagerTask(Task[T]):
     """Runs the coroutine's first step inside the constructor."""
 
@@ -171,7 +208,7 @@ class LifoTieTimers(TimerHeap):
     """Breaks deadline ties last-in first-out (a negated sequence number)."""
 
     def push(self, deadline: float, callback: Callable[[], object]) -> Timer:
-        timer = Timer(deadline, callback)
+        timer = Timer(callback)
         heapq.heappush(self._heap, (deadline, -next(self._sequence), timer))
         return timer
 
@@ -184,7 +221,7 @@ class ShuffledTieTimers(TimerHeap):
         self._random = random.Random(862)
 
     def push(self, deadline: float, callback: Callable[[], object]) -> Timer:
-        timer = Timer(deadline, callback)
+        timer = Timer(callback)
         heapq.heappush(self._heap, (deadline, self._random.randrange(1 << 30), timer))
         return timer
 
@@ -237,6 +274,15 @@ async def dropping_sendall(sock: socket.socket, data: bytes) -> None:
             view = view[sock.send(view) :]
         except BlockingIOError:
             return
+
+
+async def impatient_recv(sock: socket.socket, max_bytes: int) -> bytes:
+    """Takes a wake-up with nothing to read for the end of the stream."""
+    await ours.wait_readable(sock)
+    try:
+        return sock.recv(max_bytes)
+    except BlockingIOError:
+        return b""
 
 
 # -- The catalogue ----------------------------------------------------------------
@@ -312,4 +358,16 @@ BROKEN: list[tuple[LoopUnderTest, Check]] = [
     ),
     (_variant("sendall sending once", sendall=one_shot_sendall), _small_sendall),
     (_variant("sendall dropping the tail", sendall=dropping_sendall), _small_sendall),
+    (
+        _variant("wake-up resuming a cancelled task", Task=StaleWakeTask),
+        cancellation.check_cancel_overtakes_a_wake_up_already_on_its_way,
+    ),
+    (
+        _variant("cancellation delivered again and again", Task=RecancellingTask),
+        cancellation.check_one_cancel_is_one_cancelled_error,
+    ),
+    (
+        _variant("recv taking a spurious wake-up for EOF", recv=impatient_recv),
+        socket_waits.check_a_recv_woken_for_nothing_waits_again,
+    ),
 ]

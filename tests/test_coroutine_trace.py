@@ -11,7 +11,9 @@ from hypothesis import strategies as st
 from impl.coroutine_trace import ARTICLE_DELAYS, caller, coroutine, main
 from spec.coroutine_trace import (
     ARTICLE_OUTPUT,
+    check_article_items,
     check_article_timing,
+    check_command_line,
     check_destroyed_means_exhausted,
     check_range_is_not_a_generator,
     check_trace,
@@ -43,6 +45,14 @@ def test_a_coroutine_closed_early_never_says_destroyed(values, data):
 
 def test_range_is_a_lazy_sequence_not_a_generator():
     check_range_is_not_a_generator()
+
+
+def test_without_items_the_coroutine_goes_over_the_articles_one_two_three():
+    check_article_items(coroutine)
+
+
+def test_the_command_line_sleeps_the_articles_sleeps_unless_told_not_to():
+    check_command_line(main)
 
 
 def test_main_without_sleeping_prints_the_article_output(capsys):

@@ -13,6 +13,7 @@ from impl import power
 from spec.delegation import (
     ARTICLE_LISTING,
     NOT_ITERABLE,
+    check_an_unknown_version_is_a_usage_error,
     check_article_listing,
     check_refactor_preserves_behaviour,
     check_refactor_without_yield_from_fails,
@@ -66,3 +67,7 @@ def test_the_other_working_versions_print_the_listing_without_the_messages(versi
         line for line in ARTICLE_LISTING.splitlines(keepends=True) if line not in messages
     )
     assert capsys.readouterr().out == expected
+
+
+def test_python_dash_m_impl_power_with_an_unknown_version_is_a_usage_error():
+    check_an_unknown_version_is_a_usage_error(power.main)

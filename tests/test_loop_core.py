@@ -6,6 +6,7 @@ import doctest
 import importlib
 import inspect
 import os
+import selectors
 import socket
 import time
 
@@ -401,3 +402,90 @@ def test_an_exception_raised_by_a_done_callback_propagates_out_of_run():
 
     with pytest.raises(ZeroDivisionError):
         run_virtual(main())
+
+
+def test_a_wait_to_read_is_not_woken_by_the_socket_becoming_writable():
+    a, b = socket.socketpair()
+    with a, b:
+        a.setblocking(False)
+
+        async def main():
+            reader = loop.Task(loop.wait_readable(a))
+            writer = loop.Task(loop.wait_writable(a))  # writable at once
+            await writer
+            await loop.sleep(1)
+            woken_early = reader.done()
+            b.sendall(b"x")
+            await reader
+            return woken_early
+
+        assert run_virtual(main()) is False
+
+
+def test_cancelling_the_only_wait_on_a_socket_takes_it_out_of_the_selector_a_turn_later():
+    a, b = socket.socketpair()
+    with a, b:
+        a.setblocking(False)
+
+        async def main():
+            selector = loop.core.get_running_loop()._selector
+            waiter = loop.Task(loop.recv(a, 1))
+            await loop.yield_now()
+            watched = selector.get_map().get(a.fileno()) is not None
+            waiter.cancel()
+            await loop.yield_now()
+            await loop.yield_now()
+            return watched, selector.get_map().get(a.fileno()) is not None
+
+        assert run_virtual(main()) == (True, False)
+
+
+class RecordingSelector(selectors.DefaultSelector):
+    """A real selector that remembers the timeout of each select()."""
+
+    def __init__(self):
+        super().__init__()
+        self.timeouts = []
+
+    def select(self, timeout=None):
+        self.timeouts.append(timeout)
+        return super().select(0)
+
+
+def test_the_monotonic_clock_waits_until_the_deadline_and_only_polls_past_it():
+    clock = loop.MonotonicClock()
+    with RecordingSelector() as selector:
+        clock.wait(selector, clock.now() + 3600)
+        clock.wait(selector, clock.now() - 5)
+        clock.wait(selector, None)
+    soon, past, forever = selector.timeouts
+    assert 3599 < soon <= 3600
+    assert past == 0.0
+    assert forever is None
+
+
+def test_a_future_and_a_task_say_in_their_repr_how_they_stand():
+    async def main():
+        async def child():
+            await loop.sleep(1)
+            return 7
+
+        future, failed, cancelled = loop.Future(), loop.Future(), loop.Future()
+        task = loop.Task(child())
+        before = [repr(future), repr(task)]
+        future.set_result(1)
+        failed.set_exception(KeyError("k"))
+        cancelled.cancel()
+        await task
+        return [*before, repr(future), repr(failed), repr(cancelled), repr(task)]
+
+    assert run_virtual(main()) == [
+        "<Future pending>",
+        "<Task pending coro=test_a_future_and_a_task_say_in_their_repr_how_they_stand"
+        ".<locals>.main.<locals>.child>",
+        "<Future finished result=1>",
+        "<Future finished exception=KeyError('k')>",
+        "<Future cancelled>",
+        "<Task finished result=7 coro=test_a_future_and_a_task_say_in_their_repr_how_they_stand"
+        ".<locals>.main.<locals>.child>",
+    ]

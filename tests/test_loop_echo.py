@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import resource
 import selectors
 import socket
 import struct
@@ -58,7 +59,13 @@ def _first_line(process: subprocess.Popen[bytes], timeout: float) -> str:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    errors = tmp_path_factory.mktemp("echo") / "stderr.txt"
+    with serving(tmp_path_factory.mktemp("echo") / "stderr.txt") as running:
+        yield running
+
+
+@contextlib.contextmanager
+def serving(errors):
+    """Start the server, yield it once it has announced its port, kill it after; no stderr."""
     with errors.open("wb") as stderr:
         process = subprocess.Popen(
             [sys.executable, "-m", "impl.async_echo", "--port", "0"],
@@ -194,3 +201,24 @@ def test_twenty_concurrent_clients_each_get_their_own_bytes_back(server):
         for client in clients:
             client.close()
     server.assert_alive()
+
+
+@pytest.mark.skipif(not hasattr(resource, "prlimit"), reason="needs prlimit() (Linux)")
+def test_out_of_file_descriptors_the_server_waits_and_then_serves_everyone(tmp_path):
+    with serving(tmp_path / "stderr.txt") as running:
+        # Room for the server's own descriptors and a few connections, not for all twelve.
+        _, hard = resource.prlimit(running.process.pid, resource.RLIMIT_NOFILE)
+        resource.prlimit(running.process.pid, resource.RLIMIT_NOFILE, (16, hard))
+        clients = [running.connect() for _ in range(12)]  # the kernel's backlog takes them all
+        try:
+            for number, client in enumerate(clients):
+                client.sendall(f"client {number}".encode())
+            time.sleep(0.3)  # the server accepts what it can, then meets EMFILE
+            running.assert_alive()
+            for number, client in enumerate(clients):  # each one served frees a descriptor
+                assert pump(client, b"") == f"client {number}".encode()
+                client.close()
+        finally:
+            for client in clients:
+                client.close()
+        running.assert_alive()

@@ -8,7 +8,7 @@ comparison itself lives in ``spec.pep380``.
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
 
@@ -31,6 +31,7 @@ from spec.pep380 import (
     check_yield_from_equivalence,
     standard_flavours,
 )
+from tests import broken_generators as broken
 
 CATCHABLE = [
     (ValueError,),
@@ -65,10 +66,12 @@ def _same(x):
 
 
 values = st.integers(0, 9)
+# "return" twice: a subgenerator that returns in reaction to throw() is what
+# tells an expansion that forgets throw()'s StopIteration from a correct one.
 some_catch = built(
     Catch,
     st.sampled_from(CATCHABLE),
-    st.sampled_from(["continue", "return", "reraise", "raise"]),
+    st.sampled_from(["continue", "return", "return", "reraise", "raise"]),
     values,
 )
 catches = weighted((1, st.just(Catch())), (2, some_catch))
@@ -177,9 +180,48 @@ def machine_for(impl):
 TestNativeExpandedAndAwaitedDelegationAgreeAtEveryStep = machine_for(pep380).TestCase
 
 
+RETURNS_WHEN_THROWN_AT = Delegator(
+    (Delegate(Leaf((Yield(1, Catch((ValueError,), "return", 7)), Yield(2)))), Yield(3))
+)
+"""PEP 380: the subgenerator's return value in reaction to throw() is the value of yield from."""
+
+CLOSED_WHILE_ON_A_PLAIN_ITERATOR = Delegator((Delegate(PlainIterator((1, 2))), Yield(3)))
+"""PEP 380: close() while delegating to an iterator without close() just closes the delegator."""
+
+
 @given(programs, calls)
+@example(RETURNS_WHEN_THROWN_AT, [Next(), Throw(ValueError), Next()])
+@example(CLOSED_WHILE_ON_A_PLAIN_ITERATOR, [Next(), Close()])
+@example(CLOSED_WHILE_ON_A_PLAIN_ITERATOR, [Next(), Throw(GeneratorExit)])
 def test_any_program_and_calls_behave_alike_in_all_three_flavours(program, made):
     check_yield_from_equivalence(pep380, program, made)
+
+
+@pytest.mark.parametrize(
+    ("expansion", "program", "made"),
+    [
+        (
+            broken.ExpansionYieldingWhatThrowReturned,
+            RETURNS_WHEN_THROWN_AT,
+            [Next(), Throw(ValueError), Next()],
+        ),
+        (broken.ExpansionClosingAnyIterator, CLOSED_WHILE_ON_A_PLAIN_ITERATOR, [Next(), Close()]),
+    ],
+    ids=["forgets-throws-return", "closes-a-plain-iterator"],
+)
+def test_the_pinned_examples_reject_the_expansions_they_are_there_for(expansion, program, made):
+    with pytest.raises(AssertionError, match="expansion differs"):
+        check_yield_from_equivalence(broken.Variant(expansion), program, made)
+
+
+def test_an_expanded_generator_function_keeps_the_name_and_docstring_of_its_body():
+    def delegator():
+        """Delegates once."""
+        return (yield pep380.yield_from([1]))
+
+    expanded = pep380.expanded(delegator)
+    assert (expanded.__name__, expanded.__doc__) == ("delegator", "Delegates once.")
+    assert expanded.__wrapped__ is delegator
 
 
 def test_a_subgenerator_that_swallows_generator_exit_makes_close_raise_everywhere():

@@ -16,6 +16,9 @@ What is checked, and on which servers:
   serves one connection at a time, so clients are checked one after another.
 * every corpus server: it starts, announces its port, accepts a connection,
   and declares ``EXPECTED``, ``STYLE`` and a docstring.
+* the three reference servers (``impl.async_echo`` too): SIGINT, the Ctrl-C of
+  a terminal, closes the open connections and exits with status 0, with no
+  traceback.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from __future__ import annotations
 import ast
 import queue
 import re
+import signal
 import socket
 import struct
 import subprocess
@@ -462,6 +466,27 @@ def test_the_blocking_server_serves_a_waiting_client_once_the_first_leaves(
         first.shutdown(socket.SHUT_WR)
         assert receive_until_eof(first) == b""
         assert receive_exactly(waiting, len(b"queued")) == b"queued"
+
+
+# --- stopping -------------------------------------------------------------------------
+
+INTERRUPTIBLE_SERVERS = [
+    reference("impl.select_echo"),
+    reference("impl.blocking_echo"),
+    reference("impl.async_echo"),
+]
+
+
+@pytest.mark.parametrize("command", as_params(INTERRUPTIBLE_SERVERS))
+def test_sigint_closes_the_open_connection_and_exits_with_status_0(command: ServerCommand) -> None:
+    # Python raises KeyboardInterrupt on SIGINT only if it was not ignored when
+    # the server started (it is, for a background job of a non-interactive shell).
+    assert signal.getsignal(signal.SIGINT) is not signal.SIG_IGN, "SIGINT is ignored here"
+    with running_server(command) as server, server.connect() as client:
+        assert exchange(client, b"before ^C") == b"before ^C"
+        server.process.send_signal(signal.SIGINT)
+        assert server.process.wait(timeout=IO_SECONDS) == 0
+        assert receive_until_eof(client) == b""
 
 
 # --- the corpus ----------------------------------------------------------------------

@@ -48,9 +48,8 @@ import selectors
 import types
 from collections import deque
 from collections.abc import Callable, Coroutine, Generator
-from dataclasses import dataclass
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from impl.loop.clock import Clock, MonotonicClock
 from impl.loop.futures import Future, Task, _set_running_loop, get_running_loop
@@ -63,15 +62,13 @@ class Deadlock(RuntimeError):
     """No task can ever run again: nothing is ready, no timer is set, no socket is watched."""
 
 
-@dataclass(frozen=True, slots=True)
-class SleepUntil:
+class SleepUntil(NamedTuple):
     """Yielded to be resumed once the loop's clock reaches ``deadline``."""
 
     deadline: float
 
 
-@dataclass(frozen=True, slots=True)
-class WaitIO:
+class WaitIO(NamedTuple):
     """Yielded to be resumed once ``fd`` is ready for ``events`` (EVENT_READ or EVENT_WRITE).
 
     ``owner`` is the object the descriptor belongs to (the socket). The loop
@@ -93,7 +90,7 @@ def trap(request: object) -> Generator[object, None, None]:
 
 async def sleep(seconds: float) -> None:
     """Suspend the calling task for ``seconds`` of loop time."""
-    await trap(SleepUntil(now() + seconds))
+    await sleep_until(now() + seconds)
 
 
 async def sleep_until(deadline: float) -> None:
@@ -224,8 +221,8 @@ class Loop:
             # one was closed, which already took it out of epoll): start afresh.
             self._forget(fd)
             registered = 0
-        if wanted & ~registered == 0:
-            return
+        if not wanted & ~registered:
+            return  # nothing wanted that is not registered already
         if registered:
             self._selector.modify(fd, wanted | registered)
         else:
@@ -241,14 +238,13 @@ class Loop:
     def _trim(self) -> None:
         """Shrink each registration touched in the last turn to what its waiters want."""
         for fd in self._to_trim:
-            entry = self._watched.get(fd)
-            if entry is None:
-                continue
-            registered, owner = entry
+            # Still watched: nothing forgets a descriptor but this, and _watch
+            # registers one afresh whenever it forgets it.
+            registered, owner = self._watched[fd]
             wanted = self._wanted(fd)
             if not wanted:
                 self._forget(fd)
-            elif wanted != registered:
+            elif registered & ~wanted:  # registered for more than is wanted (never less)
                 self._selector.modify(fd, wanted)
                 self._watched[fd] = (wanted, owner)
         self._to_trim.clear()

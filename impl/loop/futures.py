@@ -74,11 +74,6 @@ def _set_running_loop(loop: Scheduler | None) -> None:
     _local.loop = loop
 
 
-_PENDING = "pending"
-_FINISHED = "finished"
-_CANCELLED = "cancelled"
-
-
 class Future(Generic[T]):
     """A value (or an exception) that will be set exactly once.
 
@@ -93,59 +88,62 @@ class Future(Generic[T]):
     """
 
     def __init__(self) -> None:
-        self._state = _PENDING
+        # Two flags rather than a state name: pending is "not done", and
+        # cancelled is a way of being done.
+        self._done = False
+        self._cancelled = False
         self._result: T | None = None
         self._exception: BaseException | None = None
         self._callbacks: list[Callable[[Future[T]], object]] = []
 
     def __repr__(self) -> str:
-        if self._state == _FINISHED:
-            outcome = (
-                f"exception={self._exception!r}"
-                if self._exception is not None
-                else f"result={self._result!r}"
-            )
-            return f"<{type(self).__name__} finished {outcome}>"
-        return f"<{type(self).__name__} {self._state}>"
+        name = type(self).__name__
+        if not self._done:
+            return f"<{name} pending>"
+        if self._cancelled:
+            return f"<{name} cancelled>"
+        if self._exception is not None:
+            return f"<{name} finished exception={self._exception!r}>"
+        return f"<{name} finished result={self._result!r}>"
 
     def done(self) -> bool:
-        return self._state != _PENDING
+        return self._done
 
     def cancelled(self) -> bool:
-        return self._state == _CANCELLED
+        return self._cancelled
 
     def result(self) -> T:
         """The result; raises the exception if one was set, CancelledError if cancelled."""
-        if self._state == _CANCELLED:
+        if self._cancelled:
             raise CancelledError()
-        if self._state == _PENDING:
+        if not self._done:
             raise InvalidStateError(f"{self!r} has no result yet")
         if self._exception is not None:
             raise self._exception
         return cast(T, self._result)
 
     def exception(self) -> BaseException | None:
-        if self._state == _CANCELLED:
+        if self._cancelled:
             raise CancelledError()
-        if self._state == _PENDING:
+        if not self._done:
             raise InvalidStateError(f"{self!r} has no exception yet")
         return self._exception
 
     def set_result(self, value: T) -> None:
-        self._finish(_FINISHED, value, None)
+        self._finish(value, None)
 
     def set_exception(self, exception: BaseException) -> None:
         if isinstance(exception, StopIteration):
             # Raised out of __await__, it would end the awaiting generator
             # instead of propagating: refuse it, as asyncio does.
             raise TypeError("StopIteration cannot be the exception of a Future")
-        self._finish(_FINISHED, None, exception)
+        self._finish(None, exception)
 
     def cancel(self) -> bool:
         """Cancel if pending; returns whether it did (PEP 3156: done Futures say False)."""
         if self.done():
             return False
-        self._finish(_CANCELLED, None, None)
+        self._finish(None, None, cancelled=True)
         return True
 
     def add_done_callback(self, callback: Callable[[Future[T]], object]) -> None:
@@ -162,10 +160,13 @@ class Future(Generic[T]):
         self._callbacks = kept
         return removed
 
-    def _finish(self, state: str, value: T | None, exception: BaseException | None) -> None:
+    def _finish(
+        self, value: T | None, exception: BaseException | None, *, cancelled: bool = False
+    ) -> None:
         if self.done():
             raise InvalidStateError(f"{self!r} is already done")
-        self._state, self._result, self._exception = state, value, exception
+        self._done, self._cancelled = True, cancelled
+        self._result, self._exception = value, exception
         callbacks, self._callbacks = self._callbacks, []
         if callbacks:
             # PEP 3156: callbacks are scheduled, never called from inside
@@ -194,7 +195,6 @@ class Task(Future[T]):
         self._coro = coro
         self._loop = get_running_loop()
         self._unpark: Callable[[], None] | None = None  # set while parked
-        self._parking = 0  # bumped on every park and unpark, so stale wake-ups are ignored
         self._must_cancel = False
         self._loop.adopt(self)
         self._loop.call_soon(self._step)
@@ -221,23 +221,31 @@ class Task(Future[T]):
         return True
 
     def _unpark_now(self) -> None:
+        """Undo the parking; only for a parked task."""
         unpark, self._unpark = self._unpark, None
-        self._parking += 1
-        if unpark is not None:
-            unpark()
+        assert unpark is not None, f"{self!r} is not parked"
+        unpark()
 
-    def _wake(self, parking: int) -> None:
-        if parking != self._parking or self._unpark is None:
-            return  # a wake-up for a parking that cancel() has already undone
+    def _wake(self) -> None:
+        """Resume the parked task, unless cancel() unparked it after this wake-up was queued.
+
+        Such a stale wake-up always runs before the task can park again: the
+        step that delivers the CancelledError is queued behind it (FIFO), and
+        every other way of waking a task is undone by ``unpark``. So "not
+        parked" is all it takes to recognise one.
+        """
+        if self._unpark is None:
+            return
         self._unpark = None
-        self._parking += 1
         self._step()
 
     def _step(self, exception: BaseException | None = None) -> None:
         if self.done():
             return
         if self._must_cancel and exception is None:
-            self._must_cancel = False
+            # Only the first step can find a cancellation pending (later ones
+            # are delivered when the task parks), so the coroutine has not
+            # started: the CancelledError ends it, and the flag is never read again.
             exception = CancelledError()
         try:
             # send/throw: the two ways to resume a generator (PEP 342), the whole of "driving"
@@ -246,13 +254,13 @@ class Task(Future[T]):
             else:
                 request = self._coro.throw(exception)
         except StopIteration as stop:
-            self._finish(_FINISHED, stop.value, None)
+            self._finish(stop.value, None)
         except CancelledError:
-            self._finish(_CANCELLED, None, None)
+            self._finish(None, None, cancelled=True)
         except Exception as error:
-            self._finish(_FINISHED, None, error)
+            self._finish(None, error)
         except BaseException as error:  # KeyboardInterrupt, SystemExit: record, then let go
-            self._finish(_FINISHED, None, error)
+            self._finish(None, error)
             raise
         else:
             self._park(request)
@@ -262,9 +270,7 @@ class Task(Future[T]):
             self._must_cancel = False
             self._loop.call_soon(partial(self._step, CancelledError()))
             return
-        self._parking += 1
-        parking = self._parking
         try:
-            self._unpark = self._loop.park(self, request, partial(self._wake, parking))
+            self._unpark = self._loop.park(self, request, self._wake)
         except Exception as refusal:  # the loop cannot wait for that: say so in the coroutine
             self._loop.call_soon(partial(self._step, refusal))

@@ -10,6 +10,10 @@ its task running forever while the others starve (design principle 8).
 Writes try first and wait only when the kernel's buffer is full, because a
 partial ``send`` is the normal case for large payloads, not an error:
 ``sendall`` keeps the unsent tail and waits for writability until it is gone.
+
+Only ``BlockingIOError`` means "not now". ``InterruptedError`` never gets
+here: since PEP 475 (Python 3.5) the socket methods retry a call that a signal
+interrupted, unless the signal handler raised, and then it is that exception.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ async def accept(listener: socket.socket) -> tuple[socket.socket, Any]:
         await wait_readable(listener)
         try:
             conn, address = listener.accept()
-        except (BlockingIOError, InterruptedError):
+        except BlockingIOError:
             continue
         conn.setblocking(False)
         return conn, address
@@ -49,7 +53,7 @@ async def recv(sock: socket.socket, max_bytes: int) -> bytes:
         await wait_readable(sock)
         try:
             return sock.recv(max_bytes)
-        except (BlockingIOError, InterruptedError):
+        except BlockingIOError:
             continue
 
 
@@ -63,7 +67,7 @@ async def sendall(sock: socket.socket, data: Buffer) -> None:
     while view:
         try:
             sent = sock.send(view)
-        except (BlockingIOError, InterruptedError):
+        except BlockingIOError:
             await wait_writable(sock)
             continue
         view = view[sent:]

@@ -28,12 +28,14 @@ from typing import Protocol
 
 
 class Timer:
-    """A handle on one scheduled callback; ``cancel()`` makes it never run."""
+    """A handle on one scheduled callback; ``cancel()`` makes it never run.
 
-    __slots__ = ("callback", "cancelled", "deadline")
+    The deadline is not kept here: the heap entry holds it, and nothing else asks.
+    """
 
-    def __init__(self, deadline: float, callback: Callable[[], object]) -> None:
-        self.deadline = deadline
+    __slots__ = ("callback", "cancelled")
+
+    def __init__(self, callback: Callable[[], object]) -> None:
         self.callback = callback
         self.cancelled = False
 
@@ -62,7 +64,7 @@ class TimerHeap:
         self._sequence = itertools.count()
 
     def push(self, deadline: float, callback: Callable[[], object]) -> Timer:
-        timer = Timer(deadline, callback)
+        timer = Timer(callback)
         heapq.heappush(self._heap, (deadline, next(self._sequence), timer))
         return timer
 

@@ -11,6 +11,8 @@ raise AssertionError saying what differed:
 - ``cancellation``: CancelledError arrives at the await point.
 - ``tasks``: a task's exception (or result) reaches whoever awaits it.
 - ``sockets``: sendall delivers every byte, waiting for writability.
+- ``socket_waits``: a socket wait is the task's own, ends with its
+  cancellation, and outlasts a spurious wake-up.
 - ``programs``: random task programs order their observable events as trio
   and asyncio do, wherever those orders are specified.
 

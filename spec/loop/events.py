@@ -76,11 +76,16 @@ def check_event_wakes_waiters_in_fifo_order(loop: LoopUnderTest, waiters: int = 
 
 
 def check_a_set_event_does_not_block(loop: LoopUnderTest) -> None:
-    """wait() on a set Event finishes in its first step; after clear() it blocks again."""
+    """wait() on a set Event finishes in its first step; after clear() it blocks again.
+
+    ``is_set()`` says which, as a bool (asyncio: "Return ``True`` if the event is set").
+    """
 
     async def scenario() -> None:
         event = loop.Event()
+        require(event.is_set() is False, f"a new Event's is_set() is {event.is_set()!r}")
         event.set()
+        require(event.is_set() is True, f"after set(), is_set() is {event.is_set()!r}")
         step = event.wait().__await__()
         try:
             yielded = next(step)
@@ -91,6 +96,7 @@ def check_a_set_event_does_not_block(loop: LoopUnderTest) -> None:
             raise AssertionError(f"wait() on a set Event suspended: it yielded {yielded!r}")
 
         event.clear()
+        require(event.is_set() is False, f"after clear(), is_set() is {event.is_set()!r}")
         woken: list[tuple[int, float]] = []
         for waiter in _waiters(loop, event, 1, woken):
             loop.Task(waiter)

@@ -17,7 +17,11 @@ Source, PEP 3156 ("Futures"):
     is never called immediately [...] You can think of this as calling the
     callback through ``call_soon()``.
 
-and PEP 492 on why a done Future need not suspend: ``await`` "uses the
+asyncio adds the inverse, ``remove_done_callback(fn)``: "Remove *fn* from
+the callbacks list. Returns the number of callbacks removed, which is
+typically 1, unless a callback was added more than once."
+
+And PEP 492 on why a done Future need not suspend: ``await`` "uses the
 ``yield from`` implementation"; a Future's ``__await__`` yields only while
 the result is missing (asyncio: ``if not self.done(): yield self``).
 
@@ -46,10 +50,11 @@ def check_future_resolves_once(loop: LoopUnderTest) -> None:
 
     async def scenario() -> None:
         future = loop.Future()
-        require(
-            _raises(loop.InvalidStateError, future.result),
-            "result() of a pending Future did not raise InvalidStateError",
-        )
+        for method in (future.result, future.exception):
+            require(
+                _raises(loop.InvalidStateError, method),
+                f"{method.__name__}() of a pending Future did not raise InvalidStateError",
+            )
         future.set_result("first")
         require(
             _raises(loop.InvalidStateError, lambda: future.set_result("second")),
@@ -60,6 +65,7 @@ def check_future_resolves_once(loop: LoopUnderTest) -> None:
             "set_exception() after set_result() did not raise InvalidStateError",
         )
         require(future.result() == "first", f"the result changed to {future.result()!r}")
+        require(future.exception() is None, "exception() of a Future with a result is not None")
         require(future.cancel() is False, "cancel() of a done Future returned True")
         require(not future.cancelled(), "cancel() of a done Future cancelled it")
 
@@ -70,6 +76,7 @@ def check_future_resolves_once(loop: LoopUnderTest) -> None:
             "set_result() after set_exception() did not raise InvalidStateError",
         )
         require(_raises(KeyError, failed.result), "result() did not raise the exception set")
+        require(isinstance(failed.exception(), KeyError), "exception() is not the exception set")
 
         cancelled = loop.Future()
         require(cancelled.cancel() is True, "cancel() of a pending Future returned False")
@@ -77,10 +84,11 @@ def check_future_resolves_once(loop: LoopUnderTest) -> None:
             _raises(loop.InvalidStateError, lambda: cancelled.set_result(1)),
             "set_result() after cancel() did not raise InvalidStateError",
         )
-        require(
-            _raises(loop.CancelledError, cancelled.result),
-            "result() of a cancelled Future did not raise CancelledError",
-        )
+        for method in (cancelled.result, cancelled.exception):
+            require(
+                _raises(loop.CancelledError, method),
+                f"{method.__name__}() of a cancelled Future did not raise CancelledError",
+            )
 
     loop.run(scenario())
 
@@ -134,5 +142,40 @@ def check_awaiting_a_done_future_does_not_suspend(loop: LoopUnderTest) -> None:
             raise AssertionError(f"awaiting a failed Future returned {stop.value!r}") from None
         else:
             raise AssertionError(f"awaiting a failed Future suspended: it yielded {yielded!r}")
+
+    loop.run(scenario())
+
+
+def check_remove_done_callback_counts_what_it_removed(loop: LoopUnderTest) -> None:
+    """Every registration of the callback goes, and the count says how many there were."""
+
+    async def scenario() -> None:
+        future = loop.Future()
+        calls: list[str] = []
+
+        class Recorder:
+            def __init__(self, name: str) -> None:
+                self.name = name
+
+            def record(self, _: object) -> None:
+                calls.append(self.name)
+
+        # Bound methods, each ``.record`` a new object: equal, not identical, as asyncio compares.
+        twice, kept = Recorder("twice"), Recorder("kept")
+        future.add_done_callback(twice.record)
+        future.add_done_callback(kept.record)
+        future.add_done_callback(twice.record)
+        future.add_done_callback(kept.record)
+        removed = [
+            future.remove_done_callback(twice.record),
+            future.remove_done_callback(twice.record),
+        ]
+        require(removed == [2, 0], f"removing a callback added twice returned {removed}, not 2, 0")
+        future.set_result(None)
+        await loop.sleep(1)
+        require(
+            calls == ["kept", "kept"],
+            f"after removing one callback, the callbacks run were {calls}",
+        )
 
     loop.run(scenario())

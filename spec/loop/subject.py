@@ -30,6 +30,7 @@ class FutureLike(Protocol):
     def set_exception(self, exception: BaseException, /) -> None: ...
     def cancel(self) -> bool: ...
     def add_done_callback(self, callback: Callable[[Any], object], /) -> None: ...
+    def remove_done_callback(self, callback: Callable[[Any], object], /) -> int: ...
     def __await__(self) -> Generator[Any, None, Any]: ...
 
 
@@ -61,6 +62,7 @@ class LoopUnderTest:
     InvalidStateError: type[BaseException]
     recv: Callable[[socket.socket, int], Awaitable[bytes]]
     sendall: Callable[[socket.socket, bytes], Awaitable[None]]
+    accept: Callable[[socket.socket], Awaitable[tuple[socket.socket, Any]]]
 
 
 def require(condition: bool, message: str) -> None:
@@ -96,4 +98,5 @@ def reference() -> LoopUnderTest:
         InvalidStateError=ours.InvalidStateError,
         recv=ours.recv,
         sendall=ours.sendall,
+        accept=ours.accept,
     )

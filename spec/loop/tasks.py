@@ -15,13 +15,21 @@ and it is the same exception object every awaiter sees (asyncio re-raises
 the stored one). And "Calling a coroutine does not start its code running":
 neither does wrapping it in a Task; the Task's first step is scheduled.
 
+Two more, from asyncio's ``Task`` rather than the PEP. KeyboardInterrupt and
+SystemExit are not for the awaiters to handle: they leave the loop at once
+(asyncio's ``Task.__step``: ``except (KeyboardInterrupt, SystemExit) as exc:
+super().set_exception(exc); raise``), but the task still records the
+exception, so that it is done and says why. And "``asyncio.get_running_loop()``
+[...] Raise a RuntimeError if there is no running event loop": outside
+``run`` there is no loop to ask for the time.
+
 >>> from spec.loop.subject import reference
 >>> check_a_task_exception_reaches_every_awaiter(reference())
 """
 
 from __future__ import annotations
 
-from spec.loop.subject import LoopUnderTest, require
+from spec.loop.subject import FutureLike, LoopUnderTest, require
 
 
 class Boom(Exception):
@@ -97,3 +105,38 @@ def check_a_task_starts_later_not_now(loop: LoopUnderTest) -> None:
         require(started == [0.0], f"the task ran at {started}, expected once at t=0")
 
     loop.run(scenario())
+
+
+def check_keyboard_interrupt_leaves_run_and_is_kept_by_its_task(loop: LoopUnderTest) -> None:
+    """A SystemExit or KeyboardInterrupt in a task propagates out of run, and is the task's."""
+    for kind in (SystemExit, KeyboardInterrupt):
+        tasks: list[FutureLike] = []
+
+        async def scenario(
+            kind: type[BaseException] = kind, tasks: list[FutureLike] = tasks
+        ) -> None:
+            async def leaving() -> None:
+                await loop.sleep(1)
+                raise kind("from the task")
+
+            tasks.append(loop.Task(leaving()))
+            await loop.sleep(5)
+
+        caught: BaseException | None = None
+        try:
+            loop.run(scenario())
+        except kind as exc:
+            caught = exc
+        require(caught is not None, f"a {kind.__name__} in a task did not propagate out of run()")
+        task = tasks[0]
+        require(task.done(), f"the task that raised {kind.__name__} is not done")
+        require(task.exception() is caught, f"the task does not keep its {kind.__name__}")
+
+
+def check_there_is_no_running_loop_outside_run(loop: LoopUnderTest) -> None:
+    """Asking for the loop's time with no loop running raises RuntimeError."""
+    try:
+        loop.now()
+    except RuntimeError:
+        return
+    raise AssertionError("now() outside run() did not raise RuntimeError")

@@ -100,6 +100,10 @@ async def _sendall(sock: socket.socket, data: bytes) -> None:
     await asyncio.get_running_loop().sock_sendall(sock, data)
 
 
+async def _accept(listener: socket.socket) -> tuple[socket.socket, Any]:
+    return await asyncio.get_running_loop().sock_accept(listener)
+
+
 def subject() -> LoopUnderTest:
     """asyncio, bundled for the ``spec.loop`` checks."""
     return LoopUnderTest(
@@ -114,4 +118,5 @@ def subject() -> LoopUnderTest:
         InvalidStateError=asyncio.InvalidStateError,
         recv=_recv,
         sendall=_sendall,
+        accept=_accept,
     )
