@@ -22,6 +22,12 @@ class Equivalent(NamedTuple):
 
 EQUIVALENT: tuple[Equivalent, ...] = (
     Equivalent(
+        "impl/select_echo.py",
+        "poller.register(sock, select.POLLIN if wait is Wait.READABLE else select.POLLOUT)",
+        ("poller.register(sock, select.POLLIN if wait == Wait.READABLE else select.POLLOUT)",),
+        "enum members compare equal only to themselves: == is identity for Wait",
+    ),
+    Equivalent(
         "impl/*",
         'if __name__ == "__main__":',
         ('if __name__ <= "__main__":',),
