@@ -44,7 +44,11 @@ class ArticleBug:
 
 BUGS = [
     ArticleBug(
-        "reset before the first step", frozenset({"crowd"}), "Errno 107", "connect_reset", 3
+        "reset before the first step",
+        frozenset({"crowd", "slow_start"}),
+        "Errno 107",
+        "connect_reset",
+        3,
     ),
     ArticleBug(
         "reset of an established connection",

@@ -66,8 +66,9 @@ ORACLE_FLOOR = 30.0
 #: A connect may always take this long: a listen backlog that is full drops the SYN, and
 #: TCP sends it again after 1 s and after 3 s; the deadline is not a connect's measure.
 SYN_RETRIES_WITHIN = 3.5
-#: A crowd's connections are opened this many at a time (within a listen backlog of 128).
-CROWD_BATCH = 100
+#: A crowd's connections are opened this many at a time, each batch echoing before the next:
+#: Linux queues backlog + 1 connections, so even a backlog of 1 never drops one of them.
+CROWD_BATCH = 2
 #: A stall is confirmed for this many deadlines, and at least PATIENCE_FLOOR s.
 PATIENCE_FACTOR = 10.0
 PATIENCE_FLOOR = 10.0
@@ -457,11 +458,11 @@ class DifferentialExecutor:
 
         Descriptor limits (``select``'s 1,024, ``ulimit -n``, a thread per
         connection) are reached only by many connections, never by a handful.
-        The connections are opened in batches that a listen backlog of 128
-        takes whole, each member echoing a first line before the next batch
-        (so the backlog never overflows; a smaller one drops SYNs, which TCP
-        retries); once all are open, each must echo a second line, and only
-        then does any close. Target only: a count of connections needs no oracle to judge,
+        The connections are opened two at a time, each echoing a first line
+        before the next two (so even a listen backlog of 1 never overflows and
+        drops a SYN, which TCP would retry only seconds later); once all are
+        open, each must echo a second line, and only then does any close.
+        Target only: a count of connections needs no oracle to judge,
         and the model judges each one's echo.
         """
         crowd: list[ClientConnection] = []
