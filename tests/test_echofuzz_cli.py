@@ -133,7 +133,7 @@ def test_a_correct_server_passes_with_exit_status_0_and_a_complete_quiet_report(
 
 def test_the_article_server_fails_with_exit_status_1_and_a_numbered_minimal_sequence(tmp_path):
     done = echofuzz(
-        "--spawn", ARTICLE, "--seed", "3", "--max-examples", "30", *QUICK,
+        "--spawn", ARTICLE, "--seed", "3", "--max-examples", "30", "--max-bugs", "1", *QUICK,
         "--report", "report.json", "--repro", "repro.py",
         cwd=tmp_path,
     )  # fmt: skip
@@ -396,7 +396,7 @@ BAD = {
     ),
     "a server that hangs up at once": (
         ["--spawn", quiet_server("c.close()")],
-        "and it closed the connection without a byte back",
+        "the connection without a byte back",
     ),
     "a server that never answers": (
         ["--spawn", quiet_server("held.append(c)"), "--deadline", "0.3"],

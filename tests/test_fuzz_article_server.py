@@ -47,7 +47,7 @@ BUGS = [
         "reset before the first step",
         frozenset({"crowd", "slow_start"}),
         "Errno 107",
-        "connect_reset",
+        "connect_reset|reset",  # any reset of a connection that never sent (see above)
         3,
     ),
     ArticleBug(
@@ -89,7 +89,7 @@ def test_the_fuzzer_finds_and_shrinks_each_bug_of_the_article_select_server(bug)
     assert result.verdict == "fail", describe(result)
     assert bug.last_words in (result.reason or ""), describe(result)
     ops = [step.op for step in result.reproduction or []]
-    assert bug.trigger in ops, describe(result)
+    assert any(trigger in ops for trigger in bug.trigger.split("|")), describe(result)
     assert len(ops) <= bug.max_steps, describe(result)
     for step in result.reproduction or []:
         if step.op == "crowd":  # shrunk by count to the descriptor limit, or close to it
