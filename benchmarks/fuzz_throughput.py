@@ -282,6 +282,7 @@ class NullExecutor:
 
     def __init__(self, portal: TrioThread, *args: object) -> None:
         self.portal = portal
+        self.latencies: list[str] = []
 
     def execute_all(
         self, steps: Sequence[Step], stop: Callable[[list[str]], bool] = bool
@@ -324,6 +325,7 @@ class MeteredExecutor:
     def __init__(self, meter: IOWaitMeter, portal: TrioThread, *args: Any) -> None:
         self.meter = meter
         self.inner = DifferentialExecutor(portal, args[0], None, args[1], args[2])
+        self.latencies = self.inner.latencies
 
     def execute_all(
         self, steps: Sequence[Step], stop: Callable[[list[str]], bool] = bool

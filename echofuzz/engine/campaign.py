@@ -102,6 +102,9 @@ def round_seed(seed: int | None, search: int) -> int | None:
 class CaseExecutor(Protocol):
     """What the campaign needs of an executor (``DifferentialExecutor``, or a benchmark's stub)."""
 
+    #: Waits that outlasted their deadline but ended within the patience.
+    latencies: list[str]
+
     def execute_all(
         self, steps: Sequence[Step], stop: Callable[[list[str]], bool] = bool
     ) -> tuple[int, list[str]]: ...
@@ -227,7 +230,7 @@ class Campaign:
         self.checkpoint()  # stop_requested may have cut the case short
         self.steps += executed
         problems = with_death_notice(self.target, problems)
-        self._keep_latencies(getattr(self.executor, "latencies", ()))
+        self._keep_latencies(self.executor.latencies)
         if problems:
             known = self.findings.get(finding_key(problems[0]))
             if known is not None:
