@@ -168,3 +168,17 @@ STALL_WORDS = ("still open", "did not close", "did not complete within", "did no
 def is_stall(reason: str) -> bool:
     """Whether a problem is a wait that ran out (as opposed to something wrong arriving)."""
     return any(words in reason for words in STALL_WORDS)
+
+
+#: Words of a problem that say a connection ended or could not be made or used.
+ENDING_WORDS = ("closed", "reset", "refused", "failed", "EOF", "exited", "broken")
+
+
+def may_be_an_exit(reason: str) -> bool:
+    """Whether a problem could be what a dying server looks like from its connections.
+
+    An exiting process ends every connection it has and refuses new ones; bytes
+    that come back wrong, or a connection that stays open, are a live server's
+    doing. Only the first kind is worth waiting for the exit to show.
+    """
+    return any(words in reason for words in ENDING_WORDS)

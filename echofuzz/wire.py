@@ -31,8 +31,12 @@ from echofuzz.model import HalfClose, Ledger, RemoteState, settled_problem
 #: Bytes per second a correct server is assumed to sustain on loopback, used to
 #: stretch deadlines for large payloads (deliberately pessimistic).
 ASSUMED_THROUGHPUT = 5_000_000
-#: A slow reader's writes have met back-pressure once they stall for this long (s).
+#: A slow reader's server has felt back-pressure once nothing moves for this long (s)...
 BACK_PRESSURE_QUIET = 0.05
+#: ...or for this long, once it has visibly stopped reading (see ``BackPressureWatch``).
+BACK_PRESSURE_AT_REST = 0.01
+#: How often a slow reader's progress is looked at while it waits (s).
+BACK_PRESSURE_SAMPLE = 0.002
 #: Receive-buffer size a slow reader asks for, so that flow control bites early.
 SLOW_READER_RCVBUF = 4096
 #: Descriptors to ask for when the hard limit is unlimited.
@@ -82,6 +86,93 @@ def raise_descriptor_limit() -> int:
             return soft
         return wanted
     return soft
+
+
+def kernel_queues(sock: socket.socket) -> tuple[int, int] | None:
+    """Bytes in ``sock``'s receive queue and in its send queue, or None where unknown."""
+    try:
+        import fcntl
+        import termios
+
+        fd = sock.fileno()
+        unread = fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0")  # SIOCINQ
+        unacked = fcntl.ioctl(fd, termios.TIOCOUTQ, b"\0\0\0\0")  # SIOCOUTQ
+    except (ImportError, AttributeError, OSError):
+        return None
+    return struct.unpack("i", unread)[0], struct.unpack("i", unacked)[0]
+
+
+def proc_net_address(address: tuple[str, int]) -> str:
+    """An address as Linux's ``/proc/net/tcp*`` prints it: 32-bit words in native order, hex."""
+    host, port = address[0], address[1]
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    raw = socket.inet_pton(family, host)
+    words = struct.unpack(f"={len(raw) // 4}I", raw)
+    return "".join(f"{word:08X}" for word in words) + f":{port:04X}"
+
+
+def peer_queues(sock: socket.socket) -> tuple[int, int] | None:
+    """The server's side of a loopback connection: bytes it has not read yet, and not sent yet.
+
+    A server on this machine shows its socket in ``/proc/net/tcp``, with the
+    queues of the socket: what the server has left unread, and what it has
+    written that is not yet taken. None when no such row is found (another
+    machine, another network namespace, not Linux).
+    """
+    try:
+        mine, theirs = sock.getsockname(), sock.getpeername()
+        table = "/proc/net/tcp6" if sock.family == socket.AF_INET6 else "/proc/net/tcp"
+        key = (proc_net_address(theirs), proc_net_address(mine))
+        with open(table, encoding="ascii") as rows:
+            for row in rows:
+                fields = row.split()
+                if len(fields) > 4 and (fields[1], fields[2]) == key:
+                    sent, unread = fields[4].split(":")
+                    return int(unread, 16), int(sent, 16)
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+class BackPressureWatch:
+    """When a slow reader may go on: its server has felt the back-pressure.
+
+    A slow reader's step means "the server has met a client that does not
+    read": a correct server has stopped reading, a broken one has done whatever
+    it does when its sends would block. Without a wait, that moment would
+    depend on how long the next steps happen to take. What can be seen is
+    motion: bytes the client writes, the client's queues, and (for a server on
+    this machine, through ``/proc/net/tcp``) the server socket's queues, which
+    shrink as the server reads and change as it writes. Once all of it is at
+    rest the server is at rest too, blocked or done. Motion on loopback comes
+    in microseconds, so ``BACK_PRESSURE_AT_REST`` of stillness is plenty once
+    the server can be seen to have read some of it, or to have stopped reading
+    (echo waits unread here, and our send queue holds bytes its kernel will not
+    take). Otherwise its kernel may have taken every byte while the server is
+    still reading them, with its echo piling up in its own send buffer, and
+    none of that shows here: then it gets ``BACK_PRESSURE_QUIET``.
+    """
+
+    def __init__(self, sock: socket.socket, now: float) -> None:
+        self.sock = sock
+        self.seen: tuple[int, ...] = ()
+        self.since = now
+
+    def pause(self, written: int, now: float) -> float | None:
+        """None once at rest; otherwise how long to wait before looking again."""
+        queues = kernel_queues(self.sock)
+        peer = peer_queues(self.sock) if queues is not None else None
+        seen = (written, *(queues or ()), *(peer or ()))
+        if seen != self.seen:
+            self.seen, self.since = seen, now
+        pushed_back = queues is not None and queues[0] > 0 and queues[1] > 0
+        # A server that has not read a byte of it yet may not have been scheduled yet.
+        reading = peer is not None and peer[0] < written
+        rest = BACK_PRESSURE_AT_REST if reading or pushed_back else BACK_PRESSURE_QUIET
+        still = now - self.since
+        if still >= rest:
+            return None
+        return min(BACK_PRESSURE_SAMPLE, rest - still)
 
 
 def allowance(deadline: float, nbytes: int) -> float:
@@ -172,19 +263,13 @@ class ReplayConnection:
         self.writer.start()
 
     def wait_for_back_pressure(self, timeout: float) -> None:
-        """Return once the background write has stalled for BACK_PRESSURE_QUIET s.
-
-        A write that the kernel took whole still leaves the server that long to
-        read and echo it, as echofuzz's own clients do.
-        """
-        limit = time.monotonic() + timeout
-        last = -1
-        while self.writer is not None and self.written != last and time.monotonic() < limit:
-            last = self.written
-            self.writer.join(BACK_PRESSURE_QUIET)
-            if not self.writer.is_alive():
-                time.sleep(min(BACK_PRESSURE_QUIET, max(0.0, limit - time.monotonic())))
-                return
+        """Return once the server has felt the back-pressure (``BackPressureWatch``)."""
+        now = time.monotonic()
+        limit = now + timeout
+        watch = BackPressureWatch(self.sock, now)
+        while now < limit and (pause := watch.pause(self.written, now)) is not None:
+            time.sleep(pause)
+            now = time.monotonic()
 
     def settle(self, deadline: float, until_eof: bool, half_close: HalfClose = "echo") -> None:
         """Wait for every echo (and EOF if asked), then judge what came back by the model."""

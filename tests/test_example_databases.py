@@ -81,7 +81,7 @@ def test_a_campaign_stores_its_failure_in_redis_and_the_next_one_replays_it_firs
     assert again.returncode == 1, again.stdout + again.stderr
     replayed = read_report(tmp_path / "2.json")
     assert replayed["first_failure_example"] == 1
-    assert replayed["reproduction"] == found["reproduction"]
+    assert replayed["reproduction"] == found["reproduction"], (found["reason"], replayed["reason"])
 
 
 def assert_one_line_error(done, url, says):

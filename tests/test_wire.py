@@ -6,8 +6,10 @@ its path) and hold it to the differential executor's verdicts on the same steps
 against the same servers, correct and broken.
 """
 
+import socket
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -124,3 +126,73 @@ def test_the_written_script_is_executable_and_says_what_found_it(script):
     assert "echofuzz." not in "".join(
         line for line in text.splitlines() if line.startswith(("import", "from"))
     )
+
+
+def loopback_pair(buffers=0):
+    """A connected (client, server) pair; ``buffers`` shrinks the server's receive buffer."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        if buffers:
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, buffers)
+        client = socket.create_connection(listener.getsockname(), timeout=5.0)
+        server, _ = listener.accept()
+    return client, server
+
+
+def kernel_shows_queues():
+    with socket.socket() as sock:
+        return wire.kernel_queues(sock) is not None
+
+
+needs_queues = pytest.mark.skipif(
+    not kernel_shows_queues(), reason="the kernel does not show its queues"
+)
+
+
+def until(condition):
+    for _ in range(500):  # loopback delivers at once; bounded all the same
+        if condition():
+            return True
+        time.sleep(0.002)
+    return condition()
+
+
+@needs_queues
+def test_the_kernel_queues_show_what_waits_unread_on_a_connection():
+    client, server = loopback_pair()
+    with client, server:
+        assert wire.kernel_queues(client) == (0, 0)
+        server.sendall(b"x" * 100)
+        assert until(lambda: wire.kernel_queues(client)[0] == 100)
+
+
+@needs_queues
+def test_back_pressure_is_felt_quickly_only_once_the_server_visibly_stopped_reading():
+    client, server = loopback_pair(buffers=4096)
+    with client, server:
+        watch = wire.BackPressureWatch(client, now=0.0)
+        soon, later = 2 * wire.BACK_PRESSURE_AT_REST, wire.BACK_PRESSURE_QUIET
+        # Nothing seen yet: the server may not have run, so the long quiet applies.
+        assert watch.pause(written=0, now=0.0) is not None
+        assert watch.pause(written=0, now=soon) is not None
+        assert watch.pause(written=0, now=later) is None
+        # Echo waiting unread, but the server's kernel took all we sent: it may still be
+        # reading it, and nothing here shows, so the long quiet applies again.
+        server.sendall(b"echo")
+        assert until(lambda: wire.kernel_queues(client)[0] == 4)
+        assert watch.pause(written=0, now=1.0) is not None
+        assert watch.pause(written=0, now=1.0 + soon) is not None
+        assert watch.pause(written=0, now=1.0 + later) is None
+        # Now the server does not read: our bytes pile up in our own send queue.
+        client.setblocking(False)
+        written = 0
+        for _ in range(100_000):  # until the kernel takes no more
+            try:
+                written += client.send(b"y" * 65536)
+            except BlockingIOError:
+                break
+        assert until(lambda: wire.kernel_queues(client)[1] > 0)
+        assert watch.pause(written, now=2.0) is not None
+        # Our own progress restarts the stillness too.
+        assert watch.pause(written + 1, now=2.0 + soon) is not None
+        assert watch.pause(written + 1, now=2.0 + 1.5 * soon) is not None
+        assert watch.pause(written + 1, now=2.0 + 2 * soon) is None

@@ -440,7 +440,11 @@ class Campaign:
         a finding already made (the crash behind it): then it is a hit of
         that one, and its symptom is known from now on too.
         """
-        if finding.reproduced and is_stall(finding.reason):
+        if is_stall(finding.reason):
+            # Patience keeps a slow moment from costing a shrink; once a stall is a
+            # finding, later cases meet it again, and each would wait the whole
+            # patience for it (an unconfirmed one too: cases that meet it keep coming).
+            # New stalls are still confirmed with patience before they count.
             self.patience = 0.0
         failure = self.failure
         if failure is not None:

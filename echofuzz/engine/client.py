@@ -31,6 +31,7 @@ inner loop those checkpoints were most of a step's cost.)
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import socket
@@ -39,9 +40,12 @@ import struct
 import trio
 
 from echofuzz.model import Ledger, is_settled
+from echofuzz.wire import BackPressureWatch
 
 #: Bytes per ``recv``; bigger means fewer wake-ups for large echoes.
 READ_SIZE = 262144
+#: A slow reader's receive buffer once it drains (the kernel doubles it).
+DRAIN_RCVBUF = 1048576
 #: Bytes per ``send`` call, so a multi-MiB payload does not pin one syscall.
 WRITE_SIZE = 1048576
 
@@ -191,7 +195,15 @@ class ClientConnection:
         return True
 
     def resume_reading(self) -> None:
+        """A slow reader reads again, and now as fast as it can.
+
+        Its receive buffer was made small so that the server would meet
+        back-pressure early; draining megabytes through it would take a wake-up
+        per few KiB, so it is made large again first.
+        """
         if self._resume is not None:
+            with contextlib.suppress(OSError):
+                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, DRAIN_RCVBUF)
             self._resume.set()
             self._resume = None
 
@@ -257,27 +269,16 @@ class ClientConnection:
 
         nursery.start_soon(write)
 
-    async def wait_for_back_pressure(self, timeout: float, quiet: float) -> None:
-        """Wait until the background write has made no progress for ``quiet`` s.
+    async def wait_for_back_pressure(self, timeout: float) -> None:
+        """Wait until the server has felt this slow reader's back-pressure.
 
-        A slow reader's step means "the server has felt the back-pressure": a
-        correct server has stopped reading, a broken one has done whatever it
-        does when its sends would block. Without this wait that moment would
-        depend on how long the next steps happen to take.
-
-        When the kernel takes the whole payload at once (loopback buffers hold
-        tens of MiB), the write is over before the server has read any of it;
-        the server then still gets ``quiet`` s to read it and try to echo it, as
-        it would have had if the write had stalled.
+        See ``wire.BackPressureWatch``: the same rule as the reproduction
+        script's, so that a step means the same thing in both.
         """
         with trio.move_on_after(timeout):
-            last = -1
-            while self._writer_done is not None and self.written != last:
-                last = self.written
-                with trio.move_on_after(quiet):
-                    await self._writer_done.wait()
-            if self._writer_done is None:
-                await trio.sleep(quiet)
+            watch = BackPressureWatch(self.sock, trio.current_time())
+            while (pause := watch.pause(self.written, trio.current_time())) is not None:
+                await trio.sleep(pause)
 
     async def wait_written(self, timeout: float) -> bool:
         """Wait for a background write to finish (a half-close must not cut it short)."""

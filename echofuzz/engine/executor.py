@@ -58,7 +58,7 @@ from echofuzz.model import (
     unasked_end_problem,
 )
 from echofuzz.vocabulary import Payload, Step
-from echofuzz.wire import BACK_PRESSURE_QUIET, PROBE, allowance
+from echofuzz.wire import PROBE, allowance
 
 #: The oracle's wait bound is this many times the target's, and at least ORACLE_FLOOR s.
 ORACLE_SLACK = 5.0
@@ -443,7 +443,7 @@ class DifferentialExecutor:
             data = step.payload.materialize(step.conn)
             pair.target.send_in_background(data, self.portal.nursery)
             pair.oracle.send_in_background(data, self.portal.nursery)
-            await pair.target.wait_for_back_pressure(self._limit(len(data)), BACK_PRESSURE_QUIET)
+            await pair.target.wait_for_back_pressure(self._limit(len(data)))
         return problems
 
     async def _slow_drain(self, step: Step) -> list[str]:

@@ -17,7 +17,11 @@ from echofuzz.engine.executor import DifferentialExecutor, OracleFailure
 from echofuzz.engine.portal import TrioThread
 from echofuzz.engine.targets import Target
 from echofuzz.model import HalfClose
+from echofuzz.result import may_be_an_exit
 from echofuzz.vocabulary import Step
+
+#: How long a server whose connections ended may take to exit (s).
+DEATH_GRACE = 0.5
 
 
 def never() -> bool:
@@ -25,8 +29,14 @@ def never() -> bool:
 
 
 def with_death_notice(target: Target, problems: list[str]) -> list[str]:
-    """Put the server's death first: it explains every other symptom."""
-    notice = target.death_notice(grace=0.5 if problems else 0.0)
+    """Put the server's death first: it explains every other symptom.
+
+    The exit may lag the connections' ends by a moment, so it is waited for,
+    but only after problems a dying server causes (waiting after every failing
+    case was most of a run against a server that fails without dying).
+    """
+    dying = any(may_be_an_exit(problem) for problem in problems)
+    notice = target.death_notice(grace=DEATH_GRACE if dying else 0.0)
     return [f"the server {notice}", *problems] if notice is not None else problems
 
 

@@ -35,6 +35,10 @@ from echofuzz.options import ADDRESS_CONNECT_TIMEOUT, SPAWN_STARTUP_TIMEOUT
 
 #: How long a stopping server gets between SIGTERM and SIGKILL.
 STOP_GRACE = 2.0
+#: While a failure's grace lasts, a server's exit is looked for this often (s)...
+EXIT_POLL = 0.01
+#: ...until it has been seen idle, every thread asleep, this many looks in a row.
+IDLE_LOOKS = 3
 #: Random ports tried before letting the kernel pick one.
 PORT_TRIES = 50
 #: Starts retried on a fresh port when the server says its port is in use.
@@ -78,23 +82,29 @@ def wait_until_accepting(
     timeout: float,
     alive: Callable[[], bool] | None = None,
     look: bool = False,
+    owned: Callable[[], set[int] | None] | None = None,
 ) -> bool:
     """Poll ``address`` until it accepts; False after ``timeout`` s or if the server dies.
 
     With ``look``, and where the kernel tells (Linux's ``/proc/net/tcp``), a
     socket listening on the port is enough, and nothing connects: a server
     that serves one connection and exits would otherwise spend it on this
-    probe, and be taken for no echo server at all.
+    probe, and be taken for no echo server at all. ``owned`` then names the
+    socket inodes the server holds (None: cannot tell), and the listening
+    socket must be one of them: a port that another process took between
+    ``free_port`` and the server's ``bind`` is listening, but not for us.
     """
     limit = time.monotonic() + timeout
     delay = 0.005
     while time.monotonic() < limit:
         if alive is not None and not alive():
             return False
-        listening = listening_ports() if look else None
+        listening = listening_sockets() if look else None
         if listening is not None:
             if address[1] in listening:
-                return True
+                mine = owned() if owned is not None else None
+                if mine is None or listening[address[1]] & mine:
+                    return True
         else:
             try:
                 with socket.create_connection(address, timeout=max(0.05, limit - time.monotonic())):
@@ -113,7 +123,13 @@ LISTEN_STATE = "0A"
 
 def listening_ports() -> set[int] | None:
     """The local ports with a listening TCP socket, or None where the kernel does not say."""
-    ports: set[int] = set()
+    sockets = listening_sockets()
+    return None if sockets is None else set(sockets)
+
+
+def listening_sockets() -> dict[int, set[int]] | None:
+    """Each local port with a listening TCP socket, and those sockets' inodes; None if unknown."""
+    ports: dict[int, set[int]] = {}
     found = False
     for table in PROC_TCP:
         try:
@@ -124,8 +140,9 @@ def listening_ports() -> set[int] | None:
         found = True
         for row in rows:
             fields = row.split()
-            if len(fields) > 3 and fields[3] == LISTEN_STATE:
-                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+            if len(fields) > 9 and fields[3] == LISTEN_STATE:
+                port = int(fields[1].rsplit(":", 1)[1], 16)
+                ports.setdefault(port, set()).add(int(fields[9]))
     return ports if found else None
 
 
@@ -202,6 +219,24 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
+def session_pids(leader: int) -> list[int] | None:
+    """The processes in ``leader``'s process group (a spawned server's session); None if unknown."""
+    try:
+        pids = [name for name in os.listdir("/proc") if name.isdigit()]
+    except OSError:
+        return None
+    members = []
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        if len(fields) > 3 and int(fields[3]) == leader:
+            members.append(int(pid))
+    return members
+
+
 @dataclass
 class ServerProcess:
     """One running copy of a spawned server, with the drains that keep its pipes empty."""
@@ -218,6 +253,64 @@ class ServerProcess:
 
     def alive(self) -> bool:
         return self.process.poll() is None
+
+    def running(self) -> bool | None:
+        """Whether a thread of any process in its session is on a CPU or in the kernel.
+
+        None where ``/proc`` cannot say. A server that is dying is busy dying
+        (printing its traceback, running its handlers, exiting); one that
+        waits in ``accept`` or ``select`` for all its threads is not dying.
+        """
+        pids = session_pids(self.process.pid)
+        if pids is None:
+            return None
+        for pid in pids:
+            try:
+                for task in os.listdir(f"/proc/{pid}/task"):
+                    with open(f"/proc/{pid}/task/{task}/stat", "rb") as stat:
+                        state = stat.read().rsplit(b")", 1)[1].split()[0]
+                    if state in (b"R", b"D"):
+                        return True
+            except (OSError, IndexError, ValueError):
+                continue  # gone meanwhile, or not ours to read
+        return False
+
+    def socket_inodes(self) -> set[int] | None:
+        """The inodes of the sockets its session's processes hold; None where unknown."""
+        pids = session_pids(self.process.pid)
+        if pids is None:
+            return None
+        inodes: set[int] = set()
+        for pid in pids:
+            folder = f"/proc/{pid}/fd"
+            try:
+                links = [os.readlink(f"{folder}/{fd}") for fd in os.listdir(folder)]
+            except PermissionError:
+                return None  # not ours to read: cannot tell
+            except OSError:
+                continue  # gone meanwhile (or a descriptor closed while listed)
+            inodes.update(int(link[8:-1]) for link in links if link.startswith("socket:["))
+        return inodes
+
+    def wait_while_busy(self, grace: float) -> None:
+        """Wait up to ``grace`` s for an exit, but not for a server that sits idle.
+
+        After a failure, a dying server's exit may lag its connections' ends;
+        a server that is merely wrong sits waiting for its next client, and
+        waiting the whole grace for it after every failing case was once most
+        of a run's time.
+        """
+        end = time.monotonic() + grace
+        idle = 0
+        while idle < IDLE_LOOKS:
+            try:
+                self.process.wait(max(0.0, min(EXIT_POLL, end - time.monotonic())))
+                return
+            except subprocess.TimeoutExpired:
+                pass
+            if time.monotonic() >= end:
+                return
+            idle = idle + 1 if self.running() is False else 0
 
     def last_words(self) -> str:
         """The line that best says why it died, whatever its language (``last_words``)."""
@@ -307,7 +400,11 @@ class SpawnedTarget:
             self._current = server
             port = server.port
             if wait_until_accepting(
-                (self.host, port), self.startup_timeout, server.alive, look=True
+                (self.host, port),
+                self.startup_timeout,
+                server.alive,
+                look=True,
+                owned=server.socket_inodes,
             ):
                 break
             notice = self.death_notice()
@@ -329,8 +426,7 @@ class SpawnedTarget:
         if server is None:
             return None
         if grace > 0:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                server.process.wait(grace)
+            server.wait_while_busy(grace)
         if server.alive():
             return None
         said = server.last_words()
