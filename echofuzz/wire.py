@@ -117,21 +117,24 @@ def peer_queues(sock: socket.socket) -> tuple[int, int] | None:
     A server on this machine shows its socket in ``/proc/net/tcp``, with the
     queues of the socket: what the server has left unread, and what it has
     written that is not yet taken. None when no such row is found (another
-    machine, another network namespace, not Linux).
+    machine, another network namespace, not Linux). The table lists every
+    socket, thousands after a crowd (its closed connections wait out
+    TIME_WAIT), so the row is found by a text search, not by parsing them all.
     """
     try:
         mine, theirs = sock.getsockname(), sock.getpeername()
         table = "/proc/net/tcp6" if sock.family == socket.AF_INET6 else "/proc/net/tcp"
-        key = (proc_net_address(theirs), proc_net_address(mine))
+        key = f" {proc_net_address(theirs)} {proc_net_address(mine)} "
         with open(table, encoding="ascii") as rows:
-            for row in rows:
-                fields = row.split()
-                if len(fields) > 4 and (fields[1], fields[2]) == key:
-                    sent, unread = fields[4].split(":")
-                    return int(unread, 16), int(sent, 16)
-    except (OSError, ValueError):
+            text = rows.read()
+        at = text.find(key)
+        if at < 0:
+            return None
+        fields = text[at + len(key) : text.find("\n", at)].split()
+        sent, unread = fields[1].split(":")
+        return int(unread, 16), int(sent, 16)
+    except (OSError, ValueError, IndexError):
         return None
-    return None
 
 
 class BackPressureWatch:
@@ -157,22 +160,42 @@ class BackPressureWatch:
         self.sock = sock
         self.seen: tuple[int, ...] = ()
         self.since = now
+        #: The server's queues as last read since this side came to rest, and when.
+        self.peer: tuple[int, int] | None = None
+        self.peer_read: float | None = None
 
     def pause(self, written: int, now: float) -> float | None:
-        """None once at rest; otherwise how long to wait before looking again."""
+        """None once at rest; otherwise how long to wait before looking again.
+
+        The server's row is read only when this side has stood still for
+        ``BACK_PRESSURE_AT_REST``, and again one such period later: two
+        reads of the table per slow reader, not one per look.
+        """
         queues = kernel_queues(self.sock)
-        peer = peer_queues(self.sock) if queues is not None else None
-        seen = (written, *(queues or ()), *(peer or ()))
+        seen = (written, *(queues or ()))
         if seen != self.seen:
-            self.seen, self.since = seen, now
-        pushed_back = queues is not None and queues[0] > 0 and queues[1] > 0
-        # A server that has not read a byte of it yet may not have been scheduled yet.
-        reading = peer is not None and peer[0] < written
-        rest = BACK_PRESSURE_AT_REST if reading or pushed_back else BACK_PRESSURE_QUIET
+            self.seen, self.since, self.peer_read = seen, now, None
         still = now - self.since
-        if still >= rest:
+        if still < BACK_PRESSURE_AT_REST:
+            return min(BACK_PRESSURE_SAMPLE, BACK_PRESSURE_AT_REST - still)
+        if queues is not None and queues[0] > 0 and queues[1] > 0:
+            return None  # pushed back: echo waits unread here, and the server takes no more
+        due = self.peer_read is None or now - self.peer_read >= BACK_PRESSURE_AT_REST
+        if queues is not None and due:
+            peer = peer_queues(self.sock)
+            if peer is not None and peer[0] == 0:
+                return None  # the server has read every byte: nothing more is coming
+            # Some read, the rest left unread since the last look: it stopped reading.
+            # (One that has not read a byte yet may not have been scheduled yet, so it
+            # gets the long quiet. The server's send queue is not compared: its kernel
+            # trickles it into our window without the server doing anything.)
+            before = self.peer if self.peer_read is not None else None
+            if peer is not None and before is not None and peer[0] == before[0] < written:
+                return None
+            self.peer, self.peer_read = peer, now
+        if still >= BACK_PRESSURE_QUIET:
             return None
-        return min(BACK_PRESSURE_SAMPLE, rest - still)
+        return min(BACK_PRESSURE_AT_REST, BACK_PRESSURE_QUIET - still)
 
 
 def allowance(deadline: float, nbytes: int) -> float:

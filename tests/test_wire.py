@@ -165,24 +165,42 @@ def test_the_kernel_queues_show_what_waits_unread_on_a_connection():
         assert until(lambda: wire.kernel_queues(client)[0] == 100)
 
 
+def rest_after(watch, written, start):
+    """How long after ``start``, looking every millisecond, the watch says "at rest"."""
+    now = start
+    while watch.pause(written, now) is not None and now < start + 1.0:
+        now += 0.001
+    return now - start
+
+
 @needs_queues
-def test_back_pressure_is_felt_quickly_only_once_the_server_visibly_stopped_reading():
+def test_back_pressure_is_felt_soon_once_the_server_is_seen_to_read_and_then_stop():
     client, server = loopback_pair(buffers=4096)
     with client, server:
-        watch = wire.BackPressureWatch(client, now=0.0)
-        soon, later = 2 * wire.BACK_PRESSURE_AT_REST, wire.BACK_PRESSURE_QUIET
-        # Nothing seen yet: the server may not have run, so the long quiet applies.
-        assert watch.pause(written=0, now=0.0) is not None
-        assert watch.pause(written=0, now=soon) is not None
-        assert watch.pause(written=0, now=later) is None
-        # Echo waiting unread, but the server's kernel took all we sent: it may still be
-        # reading it, and nothing here shows, so the long quiet applies again.
+        client.sendall(b"x" * 100)
+        assert until(lambda: wire.peer_queues(client) == (100, 0))
+        # Not a byte read yet: the server may not have been scheduled, so the long quiet.
+        untouched = rest_after(wire.BackPressureWatch(client, now=0.0), 100, 0.0)
+        assert untouched >= wire.BACK_PRESSURE_QUIET
+        # Some read, the rest left: it stopped reading, and two looks show it.
+        assert len(server.recv(40)) == 40
+        assert until(lambda: wire.peer_queues(client) == (60, 0))
+        stopped = rest_after(wire.BackPressureWatch(client, now=0.0), 100, 0.0)
+        assert stopped < wire.BACK_PRESSURE_QUIET
+        assert stopped >= 2 * wire.BACK_PRESSURE_AT_REST
+        # Everything read: at rest at the first look.
+        assert len(server.recv(100)) == 60
+        assert until(lambda: wire.peer_queues(client) == (0, 0))
+        done = rest_after(wire.BackPressureWatch(client, now=0.0), 100, 0.0)
+        assert wire.BACK_PRESSURE_AT_REST <= done < 2 * wire.BACK_PRESSURE_AT_REST
+
+
+@needs_queues
+def test_back_pressure_is_felt_soon_when_echo_waits_here_and_our_bytes_stay_unsent():
+    client, server = loopback_pair(buffers=4096)
+    with client, server:
         server.sendall(b"echo")
         assert until(lambda: wire.kernel_queues(client)[0] == 4)
-        assert watch.pause(written=0, now=1.0) is not None
-        assert watch.pause(written=0, now=1.0 + soon) is not None
-        assert watch.pause(written=0, now=1.0 + later) is None
-        # Now the server does not read: our bytes pile up in our own send queue.
         client.setblocking(False)
         written = 0
         for _ in range(100_000):  # until the kernel takes no more
@@ -191,8 +209,10 @@ def test_back_pressure_is_felt_quickly_only_once_the_server_visibly_stopped_read
             except BlockingIOError:
                 break
         assert until(lambda: wire.kernel_queues(client)[1] > 0)
-        assert watch.pause(written, now=2.0) is not None
-        # Our own progress restarts the stillness too.
-        assert watch.pause(written + 1, now=2.0 + soon) is not None
-        assert watch.pause(written + 1, now=2.0 + 1.5 * soon) is not None
-        assert watch.pause(written + 1, now=2.0 + 2 * soon) is None
+        watch = wire.BackPressureWatch(client, now=0.0)
+        soon = wire.BACK_PRESSURE_AT_REST
+        assert watch.pause(written, now=0.0) is not None
+        # Our own progress restarts the stillness.
+        assert watch.pause(written + 1, now=soon) is not None
+        assert watch.pause(written + 1, now=1.5 * soon) is not None
+        assert watch.pause(written + 1, now=2 * soon) is None
