@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from echofuzz.engine.databases import REDIS_PREFIX
+from echofuzz.engine.databases import REDIS_PREFIX, close_database, open_database
 from echofuzz.engine.targets import free_port, wait_until_accepting
 from tests.redis_server import require_redis_package, running_redis
 
@@ -158,3 +158,23 @@ def test_a_redis_url_at_a_server_that_is_not_redis_is_exit_status_2_with_one_lin
         done = echofuzz("--database", url, ADDRESS, cwd=tmp_path, timeout=30)
     assert_one_line_error(done, url, says)
     assert time.monotonic() - started < 10
+
+
+def test_a_redis_that_goes_away_mid_run_is_warned_of_once_and_the_run_goes_on(tmp_path, capsys):
+    require_redis_package()
+    with running_redis(tmp_path / "redis") as url:
+        database = open_database(url)
+        database.save(b"key", b"a failure")
+        assert list(database.fetch(b"key")) == [b"a failure"]
+    # The server is gone now (running_redis stopped it): nothing raises, one warning says so.
+    try:
+        database.save(b"key", b"another failure")
+        assert list(database.fetch(b"key")) == []
+        database.delete(b"key", b"a failure")
+        database.move(b"key", b"other", b"a failure")
+    finally:
+        close_database(database)
+    warnings = capsys.readouterr().err.splitlines()
+    assert len(warnings) == 1, warnings
+    assert warnings[0].startswith(f"echofuzz: warning: the example database at {url} stopped")
+    assert "what it finds from now on is not stored there" in warnings[0]

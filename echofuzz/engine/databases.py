@@ -27,6 +27,8 @@ informative.
 from __future__ import annotations
 
 import importlib
+import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -59,9 +61,74 @@ def open_database(spec: str | None) -> ExampleDatabase | None:
 
 def close_database(database: ExampleDatabase | None) -> None:
     """Release what a database holds open (a Redis client's connections); others hold nothing."""
+    if isinstance(database, SurvivingDatabase):
+        database = database.inner
     client = getattr(database, "redis", None)
     if client is not None:
         client.close()
+
+
+def warn_on_stderr(message: str) -> None:
+    print(f"echofuzz: warning: {message}", file=sys.stderr, flush=True)
+
+
+class SurvivingDatabase(ExampleDatabase):
+    """A shared database that may go away mid-run (Redis restarted, the network gone).
+
+    Losing it must not end the run, and must not pass in silence either: the
+    first error is reported once, through ``warn``, saying that the run goes on
+    without it and that what it finds from then on is not stored; after that
+    the database is treated as empty and writes are dropped.
+    """
+
+    def __init__(
+        self,
+        inner: ExampleDatabase,
+        where: str,
+        errors: tuple[type[BaseException], ...],
+        warn: Callable[[str], None] = warn_on_stderr,
+    ) -> None:
+        super().__init__()
+        self.inner, self.where, self.errors, self.warn = inner, where, errors, warn
+        #: Why it was given up, once it has been.
+        self.lost: str | None = None
+
+    def _give_up(self, exc: BaseException) -> None:
+        if self.lost is None:
+            self.lost = _one_line(exc)
+            self.warn(
+                f"the example database at {self.where} stopped answering ({self.lost}); "
+                "the run goes on without it, and what it finds from now on is not stored there"
+            )
+
+    def fetch(self, key: bytes) -> Iterable[bytes]:
+        if self.lost is None:
+            try:
+                return list(self.inner.fetch(key))
+            except self.errors as exc:
+                self._give_up(exc)
+        return []
+
+    def save(self, key: bytes, value: bytes) -> None:
+        if self.lost is None:
+            try:
+                self.inner.save(key, value)
+            except self.errors as exc:
+                self._give_up(exc)
+
+    def delete(self, key: bytes, value: bytes) -> None:
+        if self.lost is None:
+            try:
+                self.inner.delete(key, value)
+            except self.errors as exc:
+                self._give_up(exc)
+
+    def move(self, src: bytes, dest: bytes, value: bytes) -> None:
+        if self.lost is None:
+            try:
+                self.inner.move(src, dest, value)
+            except self.errors as exc:
+                self._give_up(exc)
 
 
 def _directory_database(path: Path) -> ExampleDatabase:
@@ -108,8 +175,8 @@ def _redis_database(url: str) -> ExampleDatabase:
         raise DatabaseError(
             f"the example database at {url} is not a Redis server: it did not answer PING with PONG"
         )
-    database: ExampleDatabase = extra.RedisExampleDatabase(client, key_prefix=REDIS_PREFIX)
-    return database
+    inner: ExampleDatabase = extra.RedisExampleDatabase(client, key_prefix=REDIS_PREFIX)
+    return SurvivingDatabase(inner, url, (redis.RedisError, OSError))
 
 
 def _one_line(exc: BaseException) -> str:
