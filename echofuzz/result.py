@@ -81,7 +81,8 @@ class Failure:
 class FuzzResult:
     """What a campaign (or a replay) found."""
 
-    verdict: str  # "pass", "fail" or "interrupted"
+    #: "pass", "fail", "lost" (a server echofuzz cannot restart went away) or "interrupted".
+    verdict: str
     target: str
     seed: int | None
     examples: int = 0
@@ -95,6 +96,8 @@ class FuzzResult:
     reproduced: bool | None = None
     restarts: int = 0
     notes: list[str] = field(default_factory=list)
+    #: Why the run ended early: the server stopped accepting and cannot be restarted.
+    lost: str | None = None
     #: Every distinct bug, the first one first; ``reason`` and ``reproduction`` above are its.
     bugs: list[Finding] = field(default_factory=list)
     #: Divergences seen once that never failed again on confirmation (exit 0, a warning).

@@ -242,6 +242,11 @@ class ReplayConnection:
                 return
             try:
                 data = self.sock.recv(65536)
+            except (TimeoutError, BlockingIOError):
+                # Not the server's doing: ``send`` gives the shared socket a timeout
+                # (and so a non-blocking descriptor) while it writes, and a read begun
+                # then may time out while the echo is still on its way.
+                continue
             except OSError:
                 outcome: RemoteState = "reset"
                 data = b""

@@ -453,3 +453,38 @@ def test_a_server_that_closes_on_half_close_fails_naming_the_option_and_passes_w
     declared = echofuzz(*common, "--half-close", "close", "--report", "r.json", cwd=tmp_path)
     assert declared.returncode == 0, declared.stdout + declared.stderr
     assert read_report(tmp_path / "r.json")["options"]["half_close"] == "close"
+
+
+#: Echoes its first 40 connections, one thread each, then stops listening and exits.
+SERVES_FORTY_THEN_EXITS = [
+    PY,
+    "-c",
+    "import socket,sys,threading\n"
+    "def echo(c):\n"
+    "    with c:\n"
+    "        try:\n"
+    "            while d := c.recv(65536): c.sendall(d)\n"
+    "            c.shutdown(socket.SHUT_WR)\n"
+    "        except OSError: pass\n"
+    "s=socket.create_server(('127.0.0.1',int(sys.argv[1])))\n"
+    "for _ in range(40): threading.Thread(target=echo,args=(s.accept()[0],),daemon=True).start()\n"
+    "s.close()\n",
+    "{port}",
+]
+
+
+def test_an_address_target_that_goes_away_is_reported_lost_with_its_test_case_and_exit_4(
+    tmp_path,
+):
+    with serving(SERVES_FORTY_THEN_EXITS) as address:
+        run = echofuzz(address, "--seed", "1", *QUICK, "--report", "r.json", cwd=tmp_path)
+    assert run.returncode == 4, run.stdout + run.stderr
+    assert "TARGET LOST" in run.stdout
+    assert f"{address} stopped accepting connections during test case" in run.stdout
+    # Nothing is shrunk against a server that is gone, and nothing is called a bug.
+    assert "minimal reproduction" not in run.stdout
+    assert "the test case it went away in, as run, not minimal" in run.stdout
+    report = read_report(tmp_path / "r.json")
+    assert report["verdict"] == "lost" and report["bugs"] == []
+    assert report["lost"] == report["reason"] and "nothing was shrunk" in report["lost"]
+    assert report["reproduction"], "the steps of the test case it went away in"

@@ -195,6 +195,9 @@ class Campaign:
         #: replay must start where it did, or a known one, which may have left it broken).
         self.fresh_next = False
         self._last_progress = 0.0
+        #: Set when a server that cannot be restarted went away (``_gone``).
+        self.lost: str | None = None
+        self.lost_steps: list[Step] = []
 
     # -- called by the machine -----------------------------------------------------
 
@@ -384,6 +387,7 @@ class Campaign:
         result.unconfirmed = [f for f in distinct if not f.reproduced]
         result.latencies = list(self.latencies)
         result.latency_count = self.latency_count
+        result.lost = self.lost
         if result.verdict == "interrupted":
             if result.reason is None and result.bugs:
                 result.reason, result.reproduction = (
@@ -400,6 +404,11 @@ class Campaign:
             result.first_failure_s = first.first_seen_s
             result.first_failure_example = first.first_example
             result.notes[:0] = first.notes
+            if self.lost is not None:
+                result.notes.append(self.lost)
+        elif self.lost is not None:
+            result.verdict, result.reason, result.reproduced = "lost", self.lost, False
+            result.reproduction = self.lost_steps or None
         else:
             result.verdict = "pass"
 
@@ -423,15 +432,45 @@ class Campaign:
                 run_state_machine_as_test(machine, settings=settings_now)
                 return  # the examples ran out with no new finding
             except EchoDivergence as divergence:
+                if self._gone(divergence.reason, divergence.steps):
+                    return
                 self._conclude(divergence.steps, divergence.reason)
             except Flaky:
+                if self._gone():
+                    return
                 self._explain_history()
             except TargetLost:
-                self._explain_history()
+                if not self._gone():
+                    self._explain_history()
                 return  # nothing more can be learnt from a server that is gone
             except KeyboardInterrupt:
                 self.interrupted(result)
                 return
+
+    def _gone(self, reason: str | None = None, steps: list[Step] | None = None) -> bool:
+        """Whether a server echofuzz cannot restart has stopped accepting: the run ends.
+
+        Shrinking or replaying against it would only meet refused connects, and
+        make each look like a bug of its own; what can be said is when it went,
+        and what the test case that saw it go was doing.
+        """
+        if self.target.restartable or wait_until_accepting(
+            self.target.address(), self.options.deadline
+        ):
+            return False
+        failure = self.failure
+        why = reason or (failure.reason if failure is not None else None)
+        case = failure.example if failure is not None else self.examples
+        elapsed = failure.elapsed_s if failure is not None else time.monotonic() - self.started
+        self.lost = (
+            f"{self.target.description} stopped accepting connections during test case "
+            f"{case}, {elapsed:.1f} s into the run"
+            + (f" ({why})" if why else "")
+            + "; echofuzz cannot restart a server it did not start (--spawn CMD can), "
+            "so nothing after that was tested and nothing was shrunk"
+        )
+        self.lost_steps = list(steps if steps else failure.steps if failure is not None else [])
+        return True
 
     def _record(self, finding: Finding) -> None:
         """Keep a finding under its own key and its first symptom's; merge it into a known one.

@@ -82,6 +82,8 @@ if TYPE_CHECKING:
     from hypothesis.database import ExampleDatabase
 
 EXIT_PASS, EXIT_DIVERGENCE, EXIT_ERROR, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+#: A HOST:PORT target stopped accepting mid-run, with no confirmed bug before it.
+EXIT_LOST = 4
 
 
 def squash(text: object) -> str:
@@ -247,6 +249,8 @@ def write_outputs(invocation: Invocation, result: FuzzResult) -> Written:
 def exit_status(result: FuzzResult, guard: InterruptGuard) -> int:
     if result.verdict == "interrupted" or guard.interrupted:
         return guard.exit_status
+    if result.verdict == "lost":
+        return EXIT_LOST
     return EXIT_DIVERGENCE if result.verdict == "fail" else EXIT_PASS
 
 

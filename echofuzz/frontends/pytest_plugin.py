@@ -323,7 +323,7 @@ class EchoFuzzItem(pytest.Item):
         summary = format_summary(result, repros, report, settings.command(self.shard))
         if result.verdict == "interrupted":
             raise KeyboardInterrupt
-        if result.verdict == "fail":
+        if result.verdict in ("fail", "lost"):
             raise EchoFuzzFailure(summary)
         self.add_report_section("call", "echofuzz", summary)  # shown by -rP, -rA
 

@@ -174,7 +174,7 @@ STATUS_TEXT = {
     "not-exercised": "not exercised",
     "unfinished": "no failure yet",
 }
-VERDICT_TEXT = {"pass": "PASS", "fail": "FAIL", "interrupted": "INTERRUPTED"}
+VERDICT_TEXT = {"pass": "PASS", "fail": "FAIL", "lost": "TARGET LOST", "interrupted": "INTERRUPTED"}
 
 
 def plural(count: int, word: str) -> str:
@@ -357,6 +357,8 @@ def headline(rows: list[ClaimRow], verdict: str) -> str:
             text += " before the run was interrupted"
     elif verdict == "interrupted":
         text = "no failure before the run was interrupted"
+    elif verdict == "lost":
+        text = "no confirmed failure before the server stopped accepting connections"
     else:
         text = "every claim exercised held"
     untested = sum(row.status == "not-exercised" for row in rows)

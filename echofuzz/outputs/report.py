@@ -78,6 +78,7 @@ def result_json(result: FuzzResult) -> dict[str, object]:
             None if result.reproduction is None else [s.to_json() for s in result.reproduction]
         ),
         "history_dependent": result.history_dependent,
+        "lost": result.lost,
         "reproduced": result.reproduced,
         "restarts": result.restarts,
         "notes": result.notes,

@@ -40,6 +40,8 @@ def steps_title(
 ) -> str:
     if verdict == "interrupted":
         return f"failing sequence as found, not minimal ({len(steps)} steps)"
+    if verdict == "lost":
+        return f"the test case it went away in, as run, not minimal ({len(steps)} steps)"
     if needs_history:
         cases = sum(step.op == "finish" for step in steps) + (steps[-1].op != "finish")
         how = {True: "reproduced it", False: "did NOT reproduce it", None: "was not tried"}
@@ -75,6 +77,8 @@ def format_summary(
         out.write(f"{PROG}: no divergence: {describe_counts(result)}, {seed}\n")
     elif result.verdict == "interrupted":
         out.write(f"{PROG}: interrupted after {describe_counts(result)}, {seed}\n")
+    elif result.verdict == "lost":
+        out.write(f"{PROG}: TARGET LOST after {describe_counts(result)}, {seed}\n")
     else:
         kind = "divergence that depends on history" if result.history_dependent else "divergence"
         if bugs > 1:
