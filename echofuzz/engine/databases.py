@@ -109,26 +109,21 @@ class SurvivingDatabase(ExampleDatabase):
                 self._give_up(exc)
         return []
 
-    def save(self, key: bytes, value: bytes) -> None:
+    def _write(self, write: Callable[[], None]) -> None:
         if self.lost is None:
             try:
-                self.inner.save(key, value)
+                write()
             except self.errors as exc:
                 self._give_up(exc)
+
+    def save(self, key: bytes, value: bytes) -> None:
+        self._write(lambda: self.inner.save(key, value))
 
     def delete(self, key: bytes, value: bytes) -> None:
-        if self.lost is None:
-            try:
-                self.inner.delete(key, value)
-            except self.errors as exc:
-                self._give_up(exc)
+        self._write(lambda: self.inner.delete(key, value))
 
     def move(self, src: bytes, dest: bytes, value: bytes) -> None:
-        if self.lost is None:
-            try:
-                self.inner.move(src, dest, value)
-            except self.errors as exc:
-                self._give_up(exc)
+        self._write(lambda: self.inner.move(src, dest, value))
 
 
 def _directory_database(path: Path) -> ExampleDatabase:
