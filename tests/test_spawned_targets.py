@@ -88,3 +88,34 @@ def test_a_server_busy_dying_is_waited_for_and_its_exit_reported():
         assert notice is not None and notice.startswith("exited with status 3"), notice
     finally:
         target.stop()
+
+
+#: Listens through a child in a session of its own (as a container's port forwarder does),
+#: and takes the child down with it when stopped.
+LISTENS_THROUGH_A_DETACHED_CHILD = [
+    PY,
+    "-c",
+    "import signal,subprocess,sys,time\n"
+    "child=subprocess.Popen([sys.executable,'-m','impl.select_echo','--port',sys.argv[1]],"
+    "start_new_session=True)\n"
+    "def stop(*_):\n"
+    "    child.kill(); child.wait(); sys.exit(0)\n"
+    "signal.signal(signal.SIGTERM, stop)\n"
+    "time.sleep(60)\n"
+    "stop()\n",
+    "{port}",
+]
+
+
+@needs_proc
+def test_a_server_whose_listener_another_session_holds_is_still_taken_as_ready():
+    target = SpawnedTarget(shlex.join(LISTENS_THROUGH_A_DETACHED_CHILD), startup_timeout=10.0)
+    began = time.monotonic()
+    target.start()
+    try:
+        assert time.monotonic() - began >= targets.FOREIGN_LISTENER_GRACE
+        with socket.create_connection(target.address(), timeout=5.0) as conn:
+            conn.sendall(b"through the child\n")
+            assert conn.recv(64) == b"through the child\n"
+    finally:
+        target.stop()

@@ -39,6 +39,8 @@ STOP_GRACE = 2.0
 EXIT_POLL = 0.01
 #: ...until it has been seen idle, every thread asleep, this many looks in a row.
 IDLE_LOOKS = 3
+#: How long a server must outlive a listener on its port that it does not hold (s).
+FOREIGN_LISTENER_GRACE = 1.0
 #: Random ports tried before letting the kernel pick one.
 PORT_TRIES = 50
 #: Starts retried on a fresh port when the server says its port is in use.
@@ -92,10 +94,14 @@ def wait_until_accepting(
     probe, and be taken for no echo server at all. ``owned`` then names the
     socket inodes the server holds (None: cannot tell), and the listening
     socket must be one of them: a port that another process took between
-    ``free_port`` and the server's ``bind`` is listening, but not for us.
+    ``free_port`` and the server's ``bind`` is listening, but not for us. A
+    server whose listener lives elsewhere (a container's port forwarder, a
+    daemon that left the session) is taken as ready once it has lived
+    ``FOREIGN_LISTENER_GRACE`` s beside it: one that lost the port dies sooner.
     """
     limit = time.monotonic() + timeout
     delay = 0.005
+    foreign_since: float | None = None
     while time.monotonic() < limit:
         if alive is not None and not alive():
             return False
@@ -104,6 +110,10 @@ def wait_until_accepting(
             if address[1] in listening:
                 mine = owned() if owned is not None else None
                 if mine is None or listening[address[1]] & mine:
+                    return True
+                now = time.monotonic()
+                foreign_since = now if foreign_since is None else foreign_since
+                if now - foreign_since >= FOREIGN_LISTENER_GRACE:
                     return True
         else:
             try:
