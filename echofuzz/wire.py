@@ -183,14 +183,18 @@ class BackPressureWatch:
         due = self.peer_read is None or now - self.peer_read >= BACK_PRESSURE_AT_REST
         if queues is not None and due:
             peer = peer_queues(self.sock)
-            if peer is not None and peer[0] == 0:
-                return None  # the server has read every byte: nothing more is coming
-            # Some read, the rest left unread since the last look: it stopped reading.
-            # (One that has not read a byte yet may not have been scheduled yet, so it
-            # gets the long quiet. The server's send queue is not compared: its kernel
-            # trickles it into our window without the server doing anything.)
+            # Between two looks the server read nothing more (all of it, or some and
+            # then stopped) and wrote nothing more: it is done, or blocked. Its send
+            # queue may shrink meanwhile, as its kernel trickles bytes into our window
+            # with no help from the server. One that has not read a byte yet may not
+            # have been scheduled yet, so it gets the long quiet.
             before = self.peer if self.peer_read is not None else None
-            if peer is not None and before is not None and peer[0] == before[0] < written:
+            if (
+                peer is not None
+                and before is not None
+                and peer[0] == before[0] < written
+                and peer[1] <= before[1]
+            ):
                 return None
             self.peer, self.peer_read = peer, now
         if still >= BACK_PRESSURE_QUIET:

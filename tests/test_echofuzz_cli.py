@@ -422,7 +422,7 @@ def test_a_bad_invocation_exits_2_with_one_line_and_no_traceback(
     started = time.monotonic()
     status = cli.main(args)
     err = capsys.readouterr().err
-    assert status == 2
+    assert status == 2, err
     lines = err.splitlines()
     assert len(lines) == 1, err
     assert lines[0].startswith("echofuzz: error: ") and says in lines[0]
