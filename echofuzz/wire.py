@@ -186,14 +186,16 @@ class BackPressureWatch:
             # Between two looks the server read nothing more (all of it, or some and
             # then stopped) and wrote nothing more: it is done, or blocked. Its send
             # queue may shrink meanwhile, as its kernel trickles bytes into our window
-            # with no help from the server. One that has not read a byte yet may not
-            # have been scheduled yet, so it gets the long quiet.
+            # with no help from the server. One that has not read a byte yet, or has
+            # read but not yet echoed (nothing in its send queue, nothing here), may
+            # not have been scheduled since: it gets the long quiet.
             before = self.peer if self.peer_read is not None else None
             if (
                 peer is not None
                 and before is not None
                 and peer[0] == before[0] < written
                 and peer[1] <= before[1]
+                and (peer[1] > 0 or queues[0] > 0)
             ):
                 return None
             self.peer, self.peer_read = peer, now
@@ -215,13 +217,21 @@ class ReplayConnection:
     """A client connection with a reader thread that records what comes back."""
 
     def __init__(
-        self, name: str, address: tuple[str, int], deadline: float, rcvbuf: int = 0
+        self,
+        name: str,
+        address: tuple[str, int],
+        deadline: float,
+        rcvbuf: int = 0,
+        reading: bool = True,
     ) -> None:
         self.name = name
         self.ledger = Ledger()
         self.changed = threading.Condition()
+        #: Cleared for a slow reader before its reader thread starts: cleared after, the
+        #: thread may already sit in ``recv`` and read the echo the step leaves unread.
         self.reading = threading.Event()
-        self.reading.set()
+        if reading:
+            self.reading.set()
         self.closed = False
         self.writer: threading.Thread | None = None
         self.write_error: str | None = None
@@ -295,12 +305,20 @@ class ReplayConnection:
         self.writer.start()
 
     def wait_for_back_pressure(self, timeout: float) -> None:
-        """Return once the server has felt the back-pressure (``BackPressureWatch``)."""
+        """Return once the server has felt the back-pressure (``BackPressureWatch``).
+
+        A reproduction is run to show a bug again, not to be fast: it also waits
+        ``BACK_PRESSURE_QUIET`` at least, so that a server the fuzzer saw reach
+        the edge in time (a reset that meets echo in flight) reaches it here too.
+        """
         now = time.monotonic()
-        limit = now + timeout
+        limit, soonest = now + timeout, now + BACK_PRESSURE_QUIET
         watch = BackPressureWatch(self.sock, now)
-        while now < limit and (pause := watch.pause(self.written, now)) is not None:
-            time.sleep(pause)
+        while now < limit:
+            pause = watch.pause(self.written, now)
+            if pause is None and now >= soonest:
+                return
+            time.sleep(min(pause or BACK_PRESSURE_SAMPLE, max(0.0, limit - now)))
             now = time.monotonic()
 
     def settle(self, deadline: float, until_eof: bool, half_close: HalfClose = "echo") -> None:
@@ -412,8 +430,7 @@ def run_steps(
         name = str(step["conn"])
         rcvbuf = step.get("rcvbuf", SLOW_READER_RCVBUF)
         assert isinstance(rcvbuf, int)
-        c = ReplayConnection(name, address, deadline, rcvbuf=rcvbuf)
-        c.reading.clear()
+        c = ReplayConnection(name, address, deadline, rcvbuf=rcvbuf, reading=False)
         conns[name] = c
         data = payload(step, name)
         c.send_in_background(data)

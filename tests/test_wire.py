@@ -182,14 +182,20 @@ def test_back_pressure_is_felt_soon_once_the_server_is_seen_to_read_and_then_sto
         # Not a byte read yet: the server may not have been scheduled, so the long quiet.
         untouched = rest_after(wire.BackPressureWatch(client, now=0.0), 100, 0.0)
         assert untouched >= wire.BACK_PRESSURE_QUIET
-        # Some read, the rest left: it stopped reading, and two looks show it.
+        # Some read but nothing echoed yet: it may be about to echo, so the long quiet.
         assert len(server.recv(40)) == 40
         assert until(lambda: wire.peer_queues(client) == (60, 0))
+        unechoed = rest_after(wire.BackPressureWatch(client, now=0.0), 100, 0.0)
+        assert unechoed >= wire.BACK_PRESSURE_QUIET
+        # Some read and echoed, the rest left: it stopped reading, and two looks show it.
+        server.sendall(b"x" * 40)
+        assert until(lambda: wire.kernel_queues(client)[0] == 40)
         stopped = rest_after(wire.BackPressureWatch(client, now=0.0), 100, 0.0)
         assert stopped < wire.BACK_PRESSURE_QUIET
         assert stopped >= 2 * wire.BACK_PRESSURE_AT_REST
-        # Everything read: the same two looks.
+        # Everything read and echoed: the same two looks.
         assert len(server.recv(100)) == 60
+        server.sendall(b"x" * 60)
         assert until(lambda: wire.peer_queues(client) == (0, 0))
         done = rest_after(wire.BackPressureWatch(client, now=0.0), 100, 0.0)
         assert 2 * wire.BACK_PRESSURE_AT_REST <= done < wire.BACK_PRESSURE_QUIET
