@@ -149,18 +149,20 @@ class BackPressureWatch:
     shrink as the server reads and change as it writes. Once all of it is at
     rest the server is at rest too, blocked or done. Motion on loopback comes
     in microseconds, so ``BACK_PRESSURE_AT_REST`` of stillness is plenty once
-    the server can be seen to have read some of it, or to have stopped reading
-    (echo waits unread here, and our send queue holds bytes its kernel will not
-    take). Otherwise its kernel may have taken every byte while the server is
-    still reading them, with its echo piling up in its own send buffer, and
-    none of that shows here: then it gets ``BACK_PRESSURE_QUIET``.
+    the server can be seen to have read some of it and begun to echo, or to
+    have stopped reading (echo waits unread here, and our send queue holds
+    bytes its kernel will not take). Otherwise its kernel may have taken every
+    byte while the server is still reading them, with its echo piling up in
+    its own send buffer, and none of that shows here: then it gets
+    ``BACK_PRESSURE_QUIET``.
     """
 
     def __init__(self, sock: socket.socket, now: float) -> None:
         self.sock = sock
         self.seen: tuple[int, ...] = ()
         self.since = now
-        #: The server's queues as last read since this side came to rest, and when.
+        #: The server's queues as last read since this side came to rest (None: not
+        #: read yet, or not to be found), and when they were read.
         self.peer: tuple[int, int] | None = None
         self.peer_read: float | None = None
 
@@ -174,7 +176,7 @@ class BackPressureWatch:
         queues = kernel_queues(self.sock)
         seen = (written, *(queues or ()))
         if seen != self.seen:
-            self.seen, self.since, self.peer_read = seen, now, None
+            self.seen, self.since, self.peer, self.peer_read = seen, now, None, None
         still = now - self.since
         if still < BACK_PRESSURE_AT_REST:
             return min(BACK_PRESSURE_SAMPLE, BACK_PRESSURE_AT_REST - still)
@@ -189,7 +191,7 @@ class BackPressureWatch:
             # with no help from the server. One that has not read a byte yet, or has
             # read but not yet echoed (nothing in its send queue, nothing here), may
             # not have been scheduled since: it gets the long quiet.
-            before = self.peer if self.peer_read is not None else None
+            before = self.peer
             if (
                 peer is not None
                 and before is not None
@@ -316,9 +318,11 @@ class ReplayConnection:
         watch = BackPressureWatch(self.sock, now)
         while now < limit:
             pause = watch.pause(self.written, now)
-            if pause is None and now >= soonest:
-                return
-            time.sleep(min(pause or BACK_PRESSURE_SAMPLE, max(0.0, limit - now)))
+            if pause is None:
+                if now >= soonest:
+                    return
+                pause = soonest - now  # at rest early: look again once the floor is reached
+            time.sleep(min(pause, max(0.0, limit - now)))
             now = time.monotonic()
 
     def settle(self, deadline: float, until_eof: bool, half_close: HalfClose = "echo") -> None:

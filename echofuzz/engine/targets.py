@@ -131,12 +131,6 @@ PROC_TCP = ("/proc/net/tcp", "/proc/net/tcp6")
 LISTEN_STATE = "0A"
 
 
-def listening_ports() -> set[int] | None:
-    """The local ports with a listening TCP socket, or None where the kernel does not say."""
-    sockets = listening_sockets()
-    return None if sockets is None else set(sockets)
-
-
 def listening_sockets() -> dict[int, set[int]] | None:
     """Each local port with a listening TCP socket, and those sockets' inodes; None if unknown."""
     ports: dict[int, set[int]] = {}
